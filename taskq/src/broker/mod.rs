@@ -1,0 +1,373 @@
+//! Brokers: where tasks wait, who runs them, and where their results go.
+//!
+//! A [`Broker`] carries task messages from clients to workers *and* keeps
+//! task records and results. The two jobs are one trait on purpose: a worker
+//! acknowledges a task and stores its result in the same atomic step, so a
+//! crash can never leave a task both "done" and "still queued", or neither.
+//!
+//! Two implementations ship with the crate:
+//! - [`RedisBroker`]: the real one. Lua scripts make every step atomic; see
+//!   `docs/redis-keys.md` for the data layout.
+//! - [`MemoryBroker`]: the same contract in process memory, for unit tests
+//!   and examples that should not need a Redis server.
+//!
+//! Applications do not call most of these methods directly: [`Client`]
+//! and [`Worker`](crate::worker::Worker) do.
+//!
+//! [`Client`]: crate::Client
+
+mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryBroker;
+pub use redis::{RedisBroker, RedisConfig};
+
+use crate::error::Result;
+use crate::result::{CancelStatus, TaskFailure, TaskRecord};
+use crate::task::{Priority, Resource, TaskId};
+
+/// A task ready to enter the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Its id.
+    pub id: TaskId,
+    /// Its wire name (stored in the record for inspection).
+    pub name: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its priority.
+    pub priority: Priority,
+    /// Not before this time (ms since the Unix epoch); `None` to run now.
+    pub eta_ms: Option<u64>,
+    /// Resources it reserves.
+    pub resources: Vec<Resource>,
+    /// Seconds to keep its record after it ends.
+    pub result_ttl_s: u64,
+    /// Whether to ignore the message if a task with this id is known
+    /// (set for caller-chosen ids).
+    pub dedupe: bool,
+    /// The encoded frame (see [`crate::wire`]).
+    pub frame: Vec<u8>,
+}
+
+/// What happened to one message of [`Broker::enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnqueueStatus {
+    /// Queued (or scheduled, for a message with an ETA).
+    Queued,
+    /// Accepted, but waiting for a resource held by an earlier task.
+    Waiting,
+    /// A task with this id is already known; nothing was done.
+    Duplicate,
+}
+
+/// The identity of one worker process run (a fresh random id per start).
+pub type WorkerId = String;
+
+/// A task handed to a worker: its frame, now in the worker's in-flight set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The id read from the frame.
+    pub id: String,
+    /// The whole frame.
+    pub frame: Vec<u8>,
+}
+
+/// The answer to [`Broker::fetch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The tasks now owned by the worker.
+    pub deliveries: Vec<Delivery>,
+    /// When the earliest delayed task of these queues is due, if any.
+    pub next_due_ms: Option<u64>,
+}
+
+/// A task that a worker has begun to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// Its id.
+    pub id: TaskId,
+    /// The attempt being run.
+    pub attempt: u32,
+    /// When it started (ms since the Unix epoch).
+    pub started_ms: u64,
+}
+
+/// How a task run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Succeeded with this MessagePack-encoded output.
+    Succeeded(Vec<u8>),
+    /// Failed for good.
+    Failed(TaskFailure),
+    /// Canceled (before or while running, or expired).
+    Canceled(TaskFailure),
+    /// Failed an attempt and goes back to its queue at `due_ms`, as `frame`
+    /// (the envelope with its attempt counter advanced).
+    Retry {
+        /// The failure of this attempt.
+        failure: TaskFailure,
+        /// When to run again (ms since the Unix epoch).
+        due_ms: u64,
+        /// The frame to queue again.
+        frame: Vec<u8>,
+    },
+}
+
+/// The end of one delivery, reported by [`Broker::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The task's id.
+    pub id: TaskId,
+    /// Its queue.
+    pub queue: String,
+    /// Its priority (for a retry).
+    pub priority: Priority,
+    /// The attempt that ended.
+    pub attempt: u32,
+    /// When that attempt started (0 if it never did).
+    pub started_ms: u64,
+    /// Seconds to keep the record.
+    pub result_ttl_s: u64,
+    /// The resources it held (released unless it retries).
+    pub resources: Vec<Resource>,
+    /// How it ended.
+    pub kind: OutcomeKind,
+}
+
+/// What [`Broker::finish`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishReport {
+    /// Outcomes that were not recorded because the worker no longer owned
+    /// the task (its lease was lost and the task was handed to another
+    /// worker). The new owner's outcome counts.
+    pub fenced: Vec<TaskId>,
+}
+
+/// A worker's entry in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Its id (unique per process start).
+    pub id: WorkerId,
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: u32,
+    /// Queues it serves.
+    pub queues: Vec<String>,
+    /// How many tasks it runs at once.
+    pub concurrency: usize,
+    /// How many it is running now.
+    pub in_flight: usize,
+    /// When it started (ms since the Unix epoch).
+    pub started_ms: u64,
+    /// When it last sent a heartbeat.
+    pub heartbeat_ms: u64,
+    /// taskq version.
+    pub version: String,
+}
+
+/// Whether a heartbeat found the worker still registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// Registered; lease renewed.
+    Alive,
+    /// The worker had been declared dead and its tasks handed to others.
+    /// It must drop its in-flight work and register again under a new id.
+    Reaped,
+}
+
+/// A task being handed back to its queue by its own worker (shutdown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandBack {
+    /// The task's id.
+    pub id: TaskId,
+}
+
+/// What a reaper pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Dead workers whose tasks were processed.
+    pub workers: Vec<WorkerId>,
+    /// Tasks put back in their queues.
+    pub requeued: usize,
+    /// Tasks recorded as failed ("worker lost").
+    pub failed: usize,
+    /// Tasks moved to the dead-letter list.
+    pub dead_lettered: usize,
+}
+
+/// A message the broker gave up on, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The task id, if the frame had a readable one.
+    pub id: Option<String>,
+    /// Why it was dead-lettered.
+    pub reason: String,
+    /// When (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// The original frame.
+    pub frame: Vec<u8>,
+}
+
+/// How many tasks wait in one queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueDepth {
+    /// The queue.
+    pub queue: String,
+    /// Ready tasks per priority, most urgent first.
+    pub ready: [u64; 3],
+    /// Tasks scheduled for later (countdown, ETA, retry backoff).
+    pub delayed: u64,
+}
+
+/// A signal from the control channel to workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ControlEvent {
+    /// Stop the task with this id if you run it.
+    Cancel(TaskId),
+    /// The control stream was interrupted; check your running tasks' cancel
+    /// flags with [`Broker::cancel_requested`].
+    Resync,
+}
+
+/// The broker contract (see the module docs).
+///
+/// Methods take `&self` and are safe to call concurrently.
+#[async_trait]
+pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
+    /// Accepts messages atomically per message, in order. Messages with an
+    /// ETA go to the delayed set; others to their queue (or to the resource
+    /// wait lists when a resource they name is busy).
+    async fn enqueue(&self, messages: &[Message]) -> Result<Vec<EnqueueStatus>>;
+
+    /// Cancels a task in whatever state it is.
+    async fn cancel(&self, id: &TaskId) -> Result<CancelStatus>;
+
+    /// The stored record of a task.
+    async fn record(&self, id: &TaskId) -> Result<Option<TaskRecord>>;
+
+    /// Waits until the task is in a final state; `Ok(None)` on timeout.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTask`](crate::Error::UnknownTask) if there is no record.
+    async fn wait_final(&self, id: &TaskId, timeout: Duration) -> Result<Option<TaskRecord>>;
+
+    /// Stores a progress report on a task's record.
+    async fn set_progress(&self, id: &TaskId, progress: &[u8]) -> Result<()>;
+
+    /// Adds a worker to the registry with a lease of `lease`.
+    async fn register_worker(&self, info: &WorkerInfo, lease: Duration) -> Result<()>;
+
+    /// Renews a worker's lease and registry entry.
+    async fn heartbeat(&self, info: &WorkerInfo, lease: Duration) -> Result<Liveness>;
+
+    /// Atomically moves up to `count` ready tasks (highest priority first,
+    /// then queue order) from `queues` into the worker's in-flight set,
+    /// after promoting delayed tasks that are due. Tasks canceled while
+    /// queued are dropped here; malformed frames go to the dead-letter list.
+    ///
+    /// # Errors
+    /// Fails if the worker is not registered with a live lease.
+    async fn fetch(&self, worker: &WorkerId, queues: &[String], count: usize) -> Result<Fetched>;
+
+    /// Blocks until work may be available in `queues` or `timeout` passes.
+    async fn wait_for_work(&self, queues: &[String], timeout: Duration) -> Result<()>;
+
+    /// Records that tasks started; returns those whose cancellation was
+    /// requested meanwhile (the worker stops them).
+    async fn mark_started(&self, worker: &WorkerId, started: &[Started]) -> Result<Vec<TaskId>>;
+
+    /// Acknowledges tasks and stores their outcomes, atomically per task, and
+    /// releases their resources. Outcomes of tasks the worker no longer owns
+    /// are ignored and reported as fenced.
+    async fn finish(&self, worker: &WorkerId, outcomes: &[Outcome]) -> Result<FinishReport>;
+
+    /// Moves an in-flight frame the worker cannot decode to the dead-letter
+    /// list, with `reason`.
+    async fn dead_letter(&self, worker: &WorkerId, id: &str, reason: &str) -> Result<()>;
+
+    /// Hands in-flight tasks back to the front of their queues (shutdown).
+    async fn hand_back(&self, worker: &WorkerId, tasks: &[HandBack]) -> Result<()>;
+
+    /// Removes a worker from the registry after handing back whatever it
+    /// still holds.
+    async fn unregister_worker(&self, worker: &WorkerId) -> Result<()>;
+
+    /// Finds workers whose lease expired and returns their in-flight tasks
+    /// to their queues (or fails them, or dead-letters repeat offenders that
+    /// have killed more than `max_kills` workers).
+    async fn reap_dead_workers(&self, max_kills: u32) -> Result<ReapReport>;
+
+    /// Of the given tasks, those with a pending cancellation request.
+    async fn cancel_requested(&self, ids: &[TaskId]) -> Result<Vec<TaskId>>;
+
+    /// Subscribes to control events (cancellation of running tasks).
+    async fn control_events(&self) -> Result<tokio::sync::broadcast::Receiver<ControlEvent>>;
+
+    /// The worker registry.
+    async fn workers(&self) -> Result<Vec<WorkerInfo>>;
+
+    /// Depth of every known queue.
+    async fn queue_depths(&self) -> Result<Vec<QueueDepth>>;
+
+    /// The newest `limit` dead letters.
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+
+    /// Moves up to `limit` dead letters (oldest first) back to their queues;
+    /// returns how many were requeued. Frames that still cannot be decoded
+    /// stay.
+    async fn requeue_dead_letters(&self, limit: usize) -> Result<usize>;
+
+    /// Removes every ready and delayed task of `queue`; returns how many.
+    /// Their records are marked canceled.
+    async fn purge_queue(&self, queue: &str) -> Result<usize>;
+}
+
+/// Encodes a dead-letter entry: `<at_ms> <reason>\n<frame>`.
+pub(crate) fn encode_dead_letter(at_ms: u64, reason: &str, frame: &[u8]) -> Vec<u8> {
+    let reason = reason.replace('\n', " ");
+    let mut out = format!("{at_ms} {reason}\n").into_bytes();
+    out.extend_from_slice(frame);
+    out
+}
+
+/// Decodes a dead-letter entry written by [`encode_dead_letter`] or by the
+/// Lua scripts.
+pub(crate) fn decode_dead_letter(entry: &[u8]) -> DeadLetter {
+    let nl = entry
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(entry.len());
+    let head = String::from_utf8_lossy(&entry[..nl]);
+    let (at, reason) = head.split_once(' ').unwrap_or((&head, ""));
+    let frame = entry.get(nl + 1..).unwrap_or_default().to_vec();
+    DeadLetter {
+        id: crate::wire::frame_id_lossy(&frame),
+        reason: reason.to_owned(),
+        at_ms: at.parse().unwrap_or(0),
+        frame,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_round_trip() {
+        let e = encode_dead_letter(42, "bad\nthing", b"tq1:abc\n\x00\x01");
+        let d = decode_dead_letter(&e);
+        assert_eq!(d.at_ms, 42);
+        assert_eq!(d.reason, "bad thing");
+        assert_eq!(d.frame, b"tq1:abc\n\x00\x01");
+        assert_eq!(d.id.as_deref(), Some("abc"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Every Redis key and channel taskq uses, named in one place.
+//!
+//! All keys of a namespace share the hash tag `{<namespace>}`, so every Lua
+//! script's keys live in one Redis Cluster slot and the same scripts run on
+//! a single server, Sentinel or Cluster. `docs/redis-keys.md` describes each
+//! key's type and life cycle; keep the two in step.
+
+use crate::task::Priority;
+
+/// Builds key names for one namespace.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    /// `{namespace}`, the hash-tagged prefix of every key.
+    prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(namespace: &str) -> Self {
+        Keys {
+            prefix: format!("{{{namespace}}}"),
+        }
+    }
+
+    /// LIST: ready frames of `queue` at `priority` (LPUSH in, RPOP out).
+    pub(crate) fn queue(&self, queue: &str, priority: Priority) -> String {
+        format!("{}:q:{queue}:{}", self.prefix, priority.index())
+    }
+
+    /// ZSET: frames of `queue` not due yet (countdown, ETA, retry backoff);
+    /// member = priority digit + frame, score = due time in ms.
+    pub(crate) fn delayed(&self, queue: &str) -> String {
+        format!("{}:delayed:{queue}", self.prefix)
+    }
+
+    /// LIST: at most one token; pushed when `queue` receives work, popped by
+    /// an idle worker blocked in BLPOP.
+    pub(crate) fn wake(&self, queue: &str) -> String {
+        format!("{}:wake:{queue}", self.prefix)
+    }
+
+    /// SET: names of every queue that ever received a task.
+    pub(crate) fn queues(&self) -> String {
+        format!("{}:queues", self.prefix)
+    }
+
+    /// HASH: the record of task `id` (state, result, error, times, ...).
+    pub(crate) fn task(&self, id: &str) -> String {
+        format!("{}:t:{id}", self.prefix)
+    }
+
+    /// HASH: task id → frame, for tasks owned by `worker`.
+    pub(crate) fn inflight(&self, worker: &str) -> String {
+        format!("{}:inflight:{worker}", self.prefix)
+    }
+
+    /// ZSET: worker id → lease deadline (ms).
+    pub(crate) fn workers(&self) -> String {
+        format!("{}:workers", self.prefix)
+    }
+
+    /// HASH: registry details of `worker` (host, pid, queues, ...).
+    pub(crate) fn worker_info(&self, worker: &str) -> String {
+        format!("{}:worker:{worker}", self.prefix)
+    }
+
+    /// SET: ids of tasks canceled while queued; fetch drops them.
+    pub(crate) fn canceled(&self) -> String {
+        format!("{}:canceled", self.prefix)
+    }
+
+    /// HASH: task id → how many workers died while running it.
+    pub(crate) fn kills(&self) -> String {
+        format!("{}:kills", self.prefix)
+    }
+
+    /// LIST: dead letters, `<at_ms> <reason>\n<frame>`, newest first.
+    pub(crate) fn dead(&self) -> String {
+        format!("{}:dead", self.prefix)
+    }
+
+    /// ZSET: reservation entries `<resource>\0<seq>` of every resource,
+    /// score 0, ordered by member (so per resource by dispatch sequence).
+    pub(crate) fn res_all(&self) -> String {
+        format!("{}:res:all", self.prefix)
+    }
+
+    /// ZSET: the exclusive entries of `res_all` only.
+    pub(crate) fn res_exclusive(&self) -> String {
+        format!("{}:res:excl", self.prefix)
+    }
+
+    /// STRING: the reservation dispatch sequence counter.
+    pub(crate) fn res_seq(&self) -> String {
+        format!("{}:res:seq", self.prefix)
+    }
+
+    /// HASH: task id → its reservation meta (`seq`, queue, priority, eta,
+    /// then one `x:<resource>` / `s:<resource>` line each), from dispatch
+    /// until the task ends.
+    pub(crate) fn res_tasks(&self) -> String {
+        format!("{}:res:tasks", self.prefix)
+    }
+
+    /// HASH: task id → frame, for tasks waiting for a resource.
+    pub(crate) fn res_waiting(&self) -> String {
+        format!("{}:res:waiting", self.prefix)
+    }
+
+    /// ZSET: task id → seq, for waiters that became ready but are not in
+    /// their queue yet (pushed right after by the releasing client; swept by
+    /// workers if that client died in between).
+    pub(crate) fn res_ready(&self) -> String {
+        format!("{}:res:ready", self.prefix)
+    }
+
+    /// Channel: receives the final state of task `id` when it ends.
+    pub(crate) fn done_channel(&self, id: &str) -> String {
+        format!("{}:done:{id}", self.prefix)
+    }
+
+    /// Channel prefix of [`Keys::done_channel`].
+    pub(crate) fn done_channel_prefix(&self) -> String {
+        format!("{}:done:", self.prefix)
+    }
+
+    /// Channel: `cancel <id>` messages to workers.
+    pub(crate) fn control_channel(&self) -> String {
+        format!("{}:control", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_carries_the_hash_tag() {
+        let k = Keys::new("ns");
+        for key in [
+            k.queue("default", Priority::High),
+            k.delayed("default"),
+            k.wake("default"),
+            k.queues(),
+            k.task("id"),
+            k.inflight("w"),
+            k.workers(),
+            k.worker_info("w"),
+            k.canceled(),
+            k.kills(),
+            k.dead(),
+            k.res_all(),
+            k.res_exclusive(),
+            k.res_seq(),
+            k.res_tasks(),
+            k.res_waiting(),
+            k.res_ready(),
+        ] {
+            assert!(key.starts_with("{ns}:"), "{key}");
+        }
+        assert_eq!(k.queue("sync", Priority::Low), "{ns}:q:sync:2");
+    }
+}

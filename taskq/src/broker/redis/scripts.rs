@@ -1,0 +1,50 @@
+//! The Lua scripts, loaded once per broker. Scripts that touch reservations
+//! get `scripts/reservations.lua` prepended (it declares the fixed
+//! reservation keys as KEYS[1..6]).
+
+use redis::Script;
+
+const RESERVATIONS: &str = include_str!("scripts/reservations.lua");
+
+fn with_reservations(body: &str) -> Script {
+    Script::new(&format!("{RESERVATIONS}\n{body}"))
+}
+
+/// Every script the Redis broker runs.
+pub(crate) struct Scripts {
+    pub(crate) enqueue: Script,
+    pub(crate) fetch: Script,
+    pub(crate) start: Script,
+    pub(crate) finish: Script,
+    pub(crate) push_ready: Script,
+    pub(crate) worker: Script,
+    pub(crate) reap: Script,
+    pub(crate) unregister: Script,
+    pub(crate) cancel: Script,
+    pub(crate) dead_letter: Script,
+    pub(crate) progress: Script,
+}
+
+impl Scripts {
+    pub(crate) fn load() -> Self {
+        Scripts {
+            enqueue: with_reservations(include_str!("scripts/enqueue.lua")),
+            fetch: Script::new(include_str!("scripts/fetch.lua")),
+            start: Script::new(include_str!("scripts/start.lua")),
+            finish: with_reservations(include_str!("scripts/finish.lua")),
+            push_ready: with_reservations(include_str!("scripts/push_ready.lua")),
+            worker: Script::new(include_str!("scripts/worker.lua")),
+            reap: with_reservations(include_str!("scripts/reap.lua")),
+            unregister: Script::new(include_str!("scripts/unregister.lua")),
+            cancel: with_reservations(include_str!("scripts/cancel.lua")),
+            dead_letter: with_reservations(include_str!("scripts/dead_letter.lua")),
+            progress: Script::new(include_str!("scripts/progress.lua")),
+        }
+    }
+}
+
+impl std::fmt::Debug for Scripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scripts")
+    }
+}

@@ -1,0 +1,132 @@
+//! Workers: processes that fetch tasks from their queues and run them.
+//!
+//! A [`Worker`] runs up to `concurrency` tasks at once on the current tokio
+//! runtime. It fetches in batches (one round trip for many tasks), records
+//! outcomes in batches, renews its lease with a heartbeat, returns the tasks
+//! of dead workers to their queues, applies cancellations, enforces time
+//! limits, catches panics, and shuts down gracefully: on SIGTERM or SIGINT
+//! it stops fetching, lets running tasks finish within a grace period, and
+//! hands the rest back to their queues.
+
+mod batcher;
+mod builder;
+mod execute;
+mod registry;
+mod session;
+mod shutdown;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use builder::WorkerConfig;
+pub use builder::{IntoClient, WorkerBuilder};
+use registry::Registry;
+use session::{SessionEnd, run_session};
+pub use shutdown::shutdown_signal;
+
+use crate::client::Client;
+use crate::error::Result;
+
+/// A configured worker; see [`Worker::builder`].
+pub struct Worker<S = ()> {
+    client: Client,
+    state: Arc<S>,
+    registry: Arc<Registry<S>>,
+    config: WorkerConfig,
+}
+
+impl<S> std::fmt::Debug for Worker<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker<()> {
+    /// Starts configuring a worker on `broker` (a broker or a [`Client`]).
+    pub fn builder(broker: impl IntoClient) -> WorkerBuilder<()> {
+        WorkerBuilder::new(broker.into_client())
+    }
+}
+
+impl<S: Send + Sync + 'static> Worker<S> {
+    pub(crate) fn from_parts(
+        client: Client,
+        state: Arc<S>,
+        registry: Registry<S>,
+        config: WorkerConfig,
+    ) -> Self {
+        Worker {
+            client,
+            state,
+            registry: Arc::new(registry),
+            config,
+        }
+    }
+
+    /// The wire names of the registered tasks.
+    pub fn task_names(&self) -> Vec<&'static str> {
+        self.registry.names()
+    }
+
+    /// The queues served.
+    pub fn queues(&self) -> &[String] {
+        &self.config.queues
+    }
+
+    /// Runs until SIGTERM or SIGINT (unless signal handling was turned off,
+    /// then forever), then shuts down gracefully.
+    ///
+    /// # Errors
+    /// Currently never fails: broker errors are logged and retried.
+    pub async fn run(self) -> Result<()> {
+        if self.config.handle_signals {
+            self.run_until(shutdown_signal()).await
+        } else {
+            self.run_until(std::future::pending()).await
+        }
+    }
+
+    /// Runs until `shutdown` completes, then shuts down gracefully.
+    ///
+    /// # Errors
+    /// Currently never fails: broker errors are logged and retried.
+    pub async fn run_until<F: Future<Output = ()>>(self, shutdown: F) -> Result<()> {
+        let stop = CancellationToken::new();
+        let sessions = self.sessions(stop.clone());
+        tokio::pin!(sessions, shutdown);
+        tokio::select! {
+            r = &mut sessions => r,
+            () = &mut shutdown => {
+                stop.cancel();
+                sessions.await
+            }
+        }
+    }
+
+    async fn sessions(&self, stop: CancellationToken) -> Result<()> {
+        loop {
+            let end = run_session(
+                self.client.clone(),
+                Arc::clone(&self.state),
+                Arc::clone(&self.registry),
+                self.config.clone(),
+                &stop,
+            )
+            .await;
+            match end {
+                SessionEnd::Shutdown => return Ok(()),
+                SessionEnd::LeaseLost => {
+                    if stop.is_cancelled() {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! One registration of a worker process: from registering a fresh worker id
+//! to shutdown or to the loss of its lease. A worker that loses its lease
+//! (declared dead while partitioned from Redis) drops its tasks and starts a
+//! new session under a new id, so outcomes of the old one can never be
+//! mistaken for the new one's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::batcher::{Ack, ack_loop, start_loop};
+use super::builder::WorkerConfig;
+use super::execute::{Disposition, Limits, dispose, drive};
+use super::registry::Registry;
+use crate::broker::{
+    Broker, ControlEvent, Delivery, HandBack, Liveness, Outcome, OutcomeKind, Started, WorkerId,
+    WorkerInfo,
+};
+use crate::client::Client;
+use crate::error::Error;
+use crate::result::{FailureKind, TaskFailure};
+use crate::task::{CancelReason, RunInfo, TaskContext, TaskId};
+use crate::time::now_ms;
+use crate::wire::decode_frame;
+
+/// How a session ended.
+pub(crate) enum SessionEnd {
+    /// Shutdown was requested and completed.
+    Shutdown,
+    /// The lease was lost; start a new session.
+    LeaseLost,
+}
+
+/// State shared by a session's loops and running tasks.
+pub(crate) struct SessionShared<S> {
+    pub(crate) id: WorkerId,
+    pub(crate) broker: Arc<dyn Broker>,
+    pub(crate) lease_lost: CancellationToken,
+    client: Client,
+    state: Arc<S>,
+    registry: Arc<Registry<S>>,
+    config: WorkerConfig,
+    running: Mutex<HashMap<TaskId, Arc<RunInfo>>>,
+    permits: Semaphore,
+    acks: mpsc::UnboundedSender<Ack>,
+    starts: mpsc::UnboundedSender<Started>,
+    started_ms: u64,
+}
+
+impl<S> SessionShared<S> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Arc<RunInfo>>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_running(&self, id: &TaskId) -> bool {
+        self.running().contains_key(id)
+    }
+
+    pub(crate) fn cancel_running(&self, id: &TaskId, reason: CancelReason) {
+        if let Some(run) = self.running().get(id) {
+            run.cancel(reason);
+        }
+    }
+
+    fn cancel_all(&self, reason: CancelReason) {
+        for run in self.running().values() {
+            run.cancel(reason);
+        }
+    }
+
+    fn running_ids(&self) -> Vec<TaskId> {
+        self.running().keys().cloned().collect()
+    }
+
+    fn info(&self) -> WorkerInfo {
+        WorkerInfo {
+            id: self.id.clone(),
+            host: hostname(),
+            pid: std::process::id(),
+            queues: self.config.queues.clone(),
+            concurrency: self.config.concurrency,
+            in_flight: self.running().len(),
+            started_ms: self.started_ms,
+            heartbeat_ms: now_ms(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Returns a permit to the semaphore when a run ends.
+struct PermitGuard<'a>(&'a Semaphore);
+
+impl Drop for PermitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.add_permits(1);
+    }
+}
+
+/// Runs one session until `stop` fires (shutdown) or the lease is lost.
+pub(crate) async fn run_session<S: Send + Sync + 'static>(
+    client: Client,
+    state: Arc<S>,
+    registry: Arc<Registry<S>>,
+    config: WorkerConfig,
+    stop: &CancellationToken,
+) -> SessionEnd {
+    let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let (starts_tx, starts_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(SessionShared {
+        id: uuid::Uuid::now_v7().to_string(),
+        broker: Arc::clone(client.broker()),
+        lease_lost: CancellationToken::new(),
+        client,
+        state,
+        registry,
+        permits: Semaphore::new(config.concurrency),
+        config,
+        running: Mutex::new(HashMap::new()),
+        acks: acks_tx,
+        starts: starts_tx,
+        started_ms: now_ms(),
+    });
+
+    if !register(&shared, stop).await {
+        return SessionEnd::Shutdown;
+    }
+    tracing::info!(worker.id = %shared.id, queues = ?shared.config.queues, tasks = ?shared.registry.names(), "worker registered");
+
+    let background = CancellationToken::new();
+    let closing = CancellationToken::new();
+    let heartbeat = tokio::spawn(heartbeat_loop(Arc::clone(&shared), background.clone()));
+    let reaper = tokio::spawn(reaper_loop(Arc::clone(&shared), background.clone()));
+    let control = tokio::spawn(control_loop(Arc::clone(&shared), background.clone()));
+    let acker = tokio::spawn(ack_loop(Arc::clone(&shared), acks_rx, closing.clone()));
+    let starter = tokio::spawn(start_loop(Arc::clone(&shared), starts_rx));
+    let tracker = TaskTracker::new();
+
+    fetch_loop(&shared, stop, &tracker).await;
+    tracker.close();
+
+    let end = if shared.lease_lost.is_cancelled() {
+        tracing::warn!(worker.id = %shared.id, "lease lost: dropping running tasks");
+        shared.cancel_all(CancelReason::LeaseLost);
+        tracker.wait().await;
+        SessionEnd::LeaseLost
+    } else {
+        let grace = shared.config.shutdown_grace;
+        tracing::info!(worker.id = %shared.id, running = shared.running().len(), ?grace, "stopped fetching; waiting for running tasks");
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                running = shared.running().len(),
+                "grace period over: canceling and handing back the rest"
+            );
+            shared.cancel_all(CancelReason::Shutdown);
+            tracker.wait().await;
+        }
+        SessionEnd::Shutdown
+    };
+
+    closing.cancel();
+    let _ = acker.await;
+    drop(shared.starts.clone());
+    starter.abort();
+    background.cancel();
+    let _ = tokio::join!(heartbeat, reaper, control);
+    if matches!(end, SessionEnd::Shutdown) {
+        if let Err(e) = shared.broker.unregister_worker(&shared.id).await {
+            tracing::warn!(error = %e, "could not unregister; the reaper will return anything left");
+        } else {
+            tracing::info!(worker.id = %shared.id, "worker stopped");
+        }
+    }
+    end
+}
+
+/// Registers the worker, retrying while Redis is unreachable.
+async fn register<S>(shared: &SessionShared<S>, stop: &CancellationToken) -> bool {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match shared
+            .broker
+            .register_worker(&shared.info(), shared.config.lease)
+            .await
+        {
+            Ok(()) => return true,
+            Err(e) => tracing::warn!(error = %e, "worker registration failed; retrying"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn fetch_loop<S: Send + Sync + 'static>(
+    shared: &Arc<SessionShared<S>>,
+    stop: &CancellationToken,
+    tracker: &TaskTracker,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let permit = tokio::select! {
+            p = shared.permits.acquire() => p,
+            () = stop.cancelled() => return,
+            () = shared.lease_lost.cancelled() => return,
+        };
+        let Ok(permit) = permit else { return };
+        permit.forget();
+        let mut want = 1;
+        while want < shared.config.fetch_batch {
+            match shared.permits.try_acquire() {
+                Ok(p) => {
+                    p.forget();
+                    want += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let fetched = tokio::select! {
+            f = shared.broker.fetch(&shared.id, &shared.config.queues, want) => f,
+            () = stop.cancelled() => {
+                shared.permits.add_permits(want);
+                return;
+            }
+        };
+        match fetched {
+            Ok(f) => {
+                backoff = Duration::from_millis(50);
+                shared.permits.add_permits(want - f.deliveries.len());
+                let got = f.deliveries.len();
+                for delivery in f.deliveries {
+                    tracker.spawn(run_delivery(Arc::clone(shared), delivery));
+                }
+                if got == 0 {
+                    let mut wait = shared.config.poll_interval;
+                    if let Some(due) = f.next_due_ms {
+                        wait = wait.min(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
+                    }
+                    tokio::select! {
+                        r = shared.broker.wait_for_work(&shared.config.queues, wait) => {
+                            if let Err(e) = r {
+                                tracing::debug!(error = %e, "waiting for work failed");
+                                tokio::time::sleep(wait.min(backoff)).await;
+                            }
+                        }
+                        () = stop.cancelled() => return,
+                        () = shared.lease_lost.cancelled() => return,
+                    }
+                }
+            }
+            Err(Error::LeaseLost) => {
+                shared.permits.add_permits(want);
+                shared.lease_lost.cancel();
+                return;
+            }
+            Err(e) => {
+                shared.permits.add_permits(want);
+                tracing::warn!(error = %e, "fetch failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stop.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Runs one delivered task to its end and reports what happened.
+async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, delivery: Delivery) {
+    let _permit = PermitGuard(&shared.permits);
+    let (id, env) = match decode_frame(&delivery.frame) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            dead_letter(&shared, &delivery.id, &format!("undecodable message: {e}")).await;
+            return;
+        }
+    };
+    let record = |kind: OutcomeKind| {
+        Ack::Outcome(Outcome {
+            id: id.clone(),
+            queue: env.queue.clone(),
+            priority: env.priority,
+            attempt: env.attempt,
+            started_ms: 0,
+            result_ttl_s: env.result_ttl_s,
+            resources: env.resources.clone(),
+            kind,
+        })
+    };
+    if env.expires_at_ms.is_some_and(|e| e <= now_ms()) {
+        let f = TaskFailure::new(FailureKind::Expired, "expired before it started");
+        let _ = shared.acks.send(record(OutcomeKind::Canceled(f)));
+        return;
+    }
+    let Some(handler) = shared.registry.get(&env.name).cloned() else {
+        let f = TaskFailure::new(
+            FailureKind::Unregistered,
+            format!(
+                "no task named {:?} is registered on the worker that fetched it",
+                env.name
+            ),
+        );
+        tracing::error!(task.id = %id, task.name = %env.name, "unregistered task");
+        let _ = shared.acks.send(record(OutcomeKind::Failed(f)));
+        return;
+    };
+    let run = Arc::new(RunInfo::new(
+        id.clone(),
+        env.name.clone(),
+        env.attempt,
+        env.headers.clone(),
+        shared.client.clone(),
+    ));
+    let ctx = TaskContext::new(Arc::clone(&run), Arc::clone(&shared.state));
+    let fut = match handler.call(ctx, &env.args) {
+        Ok(fut) => fut,
+        Err(e) => {
+            dead_letter(&shared, id.as_str(), &format!("undecodable arguments: {e}")).await;
+            return;
+        }
+    };
+    shared.running().insert(id.clone(), Arc::clone(&run));
+    if shared.lease_lost.is_cancelled() {
+        run.cancel(CancelReason::LeaseLost);
+    }
+    let started_ms = now_ms();
+    let _ = shared.starts.send(Started {
+        id: id.clone(),
+        attempt: env.attempt,
+        started_ms,
+    });
+    let limits = Limits {
+        soft: env.soft_time_limit_ms.map(Duration::from_millis),
+        hard: env.time_limit_ms.map(Duration::from_millis),
+        cancel_grace: shared.config.cancel_grace,
+    };
+    let span = tracing::info_span!("taskq.run", task.name = %env.name, task.id = %id, task.attempt = env.attempt);
+    let exec = drive(fut, &run, &limits).instrument(span.clone()).await;
+    shared.running().remove(&id);
+    if let super::execute::Exec::Done(Ok(output)) = &exec
+        && let Err(e) =
+            crate::canvas::on_success(&shared.client, &id, &env, output, &shared.lease_lost).await
+    {
+        // Follow-up tasks could not be sent: do not record success, so the
+        // task runs again (its follow-ups are deduplicated by id).
+        span.in_scope(|| tracing::error!(error = %e, "could not send follow-up tasks"));
+        return;
+    }
+    match dispose(&id, &env, started_ms, exec, &run) {
+        Disposition::Record(outcome) => {
+            span.in_scope(|| log_outcome(&outcome, started_ms));
+            let _ = shared.acks.send(Ack::Outcome(outcome));
+        }
+        Disposition::HandBack => {
+            span.in_scope(|| tracing::info!("handed back to its queue (shutdown)"));
+            let _ = shared.acks.send(Ack::HandBack(HandBack { id }));
+        }
+        Disposition::Abandon => {
+            span.in_scope(|| tracing::warn!("abandoned after losing the lease"))
+        }
+    }
+}
+
+fn log_outcome(outcome: &Outcome, started_ms: u64) {
+    let ms = now_ms().saturating_sub(started_ms);
+    match &outcome.kind {
+        OutcomeKind::Succeeded(_) => tracing::debug!(elapsed_ms = ms, "succeeded"),
+        OutcomeKind::Failed(f) => tracing::warn!(elapsed_ms = ms, error = %f, "failed"),
+        OutcomeKind::Canceled(f) => tracing::info!(elapsed_ms = ms, reason = %f, "canceled"),
+        OutcomeKind::Retry {
+            failure, due_ms, ..
+        } => {
+            tracing::info!(elapsed_ms = ms, error = %failure, retry_in_ms = due_ms.saturating_sub(now_ms()), "will retry");
+        }
+    }
+}
+
+async fn dead_letter<S>(shared: &SessionShared<S>, id: &str, reason: &str) {
+    tracing::error!(task.id = %id, %reason, "moving message to the dead-letter list");
+    let mut delay = Duration::from_millis(50);
+    for _ in 0..20 {
+        match shared.broker.dead_letter(&shared.id, id, reason).await {
+            Ok(()) => return,
+            Err(e) if shared.lease_lost.is_cancelled() => {
+                tracing::warn!(error = %e, "cannot dead-letter after losing the lease; the reaper will");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dead-lettering failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn heartbeat_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToken) {
+    let lease = shared.config.lease;
+    let every = lease / 3;
+    let mut last_ok = Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
+        match shared.broker.heartbeat(&shared.info(), lease).await {
+            Ok(Liveness::Alive) => last_ok = Instant::now(),
+            Ok(Liveness::Reaped) => {
+                tracing::error!(worker.id = %shared.id, "this worker was declared dead; dropping its tasks and registering again");
+                shared.lease_lost.cancel();
+                return;
+            }
+            Err(e) => {
+                // Stop before the lease runs out, so that no other worker can
+                // start our tasks while we still run them.
+                let left = lease.saturating_sub(last_ok.elapsed());
+                tracing::warn!(error = %e, ?left, "heartbeat failed");
+                if left < lease / 10 + every.min(Duration::from_millis(200)) {
+                    tracing::error!(worker.id = %shared.id, "cannot renew the lease; stopping all tasks");
+                    shared.lease_lost.cancel();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn reaper_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToken) {
+    let base = shared.config.lease / 4;
+    loop {
+        match shared
+            .broker
+            .reap_dead_workers(shared.config.max_worker_kills)
+            .await
+        {
+            Ok(r) if !r.workers.is_empty() => tracing::warn!(
+                dead_workers = ?r.workers,
+                requeued = r.requeued,
+                failed = r.failed,
+                dead_lettered = r.dead_lettered,
+                "reclaimed the tasks of dead workers"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "reaper pass failed"),
+        }
+        let jitter = base.mul_f64(fastrand::f64() * 0.5);
+        tokio::select! {
+            () = tokio::time::sleep(base.mul_f64(0.75) + jitter) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Applies cancellation requests to running tasks: from the control channel
+/// as they come, and by re-reading the flags periodically and after any
+/// interruption of the channel.
+async fn control_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToken) {
+    let mut rx = match shared.broker.control_events().await {
+        Ok(rx) => Some(rx),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot subscribe to control events; polling instead");
+            None
+        }
+    };
+    let resync_every = (shared.config.lease / 3).min(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(resync_every);
+    loop {
+        let resync = tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => true,
+            ev = async {
+                match rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match ev {
+                Ok(ControlEvent::Cancel(id)) => {
+                    shared.cancel_running(&id, CancelReason::Requested);
+                    false
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    rx = None;
+                    true
+                }
+            },
+        };
+        if resync {
+            let ids = shared.running_ids();
+            if ids.is_empty() {
+                continue;
+            }
+            if let Ok(cancel) = shared.broker.cancel_requested(&ids).await {
+                for id in cancel {
+                    shared.cancel_running(&id, CancelReason::Requested);
+                }
+            }
+        }
+    }
+}
