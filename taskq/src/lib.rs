@@ -20,16 +20,13 @@
 //! let client = Client::new(broker.clone());
 //!
 //! // A worker (usually in another process, on another host).
-//! let worker = Worker::builder(broker).register::<add>().build()?;
-//! let stop = tokio_util::sync::CancellationToken::new();
-//! let running = tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
+//! let worker = Worker::builder(broker).register::<add>().build()?.spawn();
 //!
 //! // Send a task and wait for its result.
 //! let sum = client.send(add::call(2, 3)).await?.wait(Duration::from_secs(5)).await?;
 //! assert_eq!(sum, 5);
 //!
-//! stop.cancel();
-//! running.await.unwrap()?;
+//! worker.shutdown().await?;
 //! # Ok(())
 //! # }
 //! ```

@@ -30,6 +30,32 @@ pub use shutdown::shutdown_signal;
 use crate::client::Client;
 use crate::error::Result;
 
+/// A worker running in the background (see [`Worker::spawn`]).
+#[derive(Debug)]
+pub struct WorkerHandle {
+    stop: CancellationToken,
+    handle: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl WorkerHandle {
+    /// Shuts the worker down gracefully and waits until it has stopped.
+    ///
+    /// # Errors
+    /// Whatever the worker's run returned.
+    ///
+    /// # Panics
+    /// If the worker's task panicked.
+    pub async fn shutdown(self) -> Result<()> {
+        self.stop.cancel();
+        self.handle.await.expect("the worker task panicked")
+    }
+
+    /// Whether the worker has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
 /// A configured worker; see [`Worker::builder`].
 pub struct Worker<S = ()> {
     client: Client,
@@ -89,6 +115,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
         } else {
             self.run_until(std::future::pending()).await
         }
+    }
+
+    /// Runs the worker in a background tokio task; the handle shuts it down.
+    pub fn spawn(self) -> WorkerHandle {
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(self.run_until(stop.clone().cancelled_owned()));
+        WorkerHandle { stop, handle }
     }
 
     /// Runs until `shutdown` completes, then shuts down gracefully.

@@ -219,8 +219,7 @@ impl RedisBroker {
             .arg(&ids)
             .query_async(&mut self.conn())
             .await?;
-        let entries: Vec<InflightEntry> =
-            ids.iter().map(|s| (*s).to_owned()).zip(frames).collect();
+        let entries: Vec<InflightEntry> = ids.iter().map(|s| (*s).to_owned()).zip(frames).collect();
         self.process_inflight(worker, entries, "handback", 0)
             .await?;
         Ok(())

@@ -123,15 +123,18 @@ impl RedisBroker {
     /// are reserved again), oldest first, then removes each entry. A crash in
     /// between leaves the entry in place: requeueing is at-least-once.
     pub(super) async fn requeue_dead(&self, limit: usize) -> Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
         let k = self.keys();
+        // Snapshot first: requeued tasks that fail again return to the list
+        // and must not be picked up twice by this call.
+        let mut entries: Vec<Vec<u8>> = self.conn().lrange(k.dead(), -(limit as isize), -1).await?;
+        entries.reverse();
         let mut moved = 0;
-        let mut skipped: isize = 0;
-        while moved < limit {
-            let entry: Option<Vec<u8>> = self.conn().lindex(k.dead(), -1 - skipped).await?;
-            let Some(entry) = entry else { break };
+        for entry in entries {
             let letter = decode_dead_letter(&entry);
             let Ok((id, env)) = decode_frame(&letter.frame) else {
-                skipped += 1;
                 continue;
             };
             let message = Message {

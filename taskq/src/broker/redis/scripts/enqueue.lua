@@ -20,7 +20,10 @@ for i = 0, n - 1 do
   if dedupe == '1' and redis.call('EXISTS', task) == 1 then
     out[#out + 1] = 'duplicate'
   else
-    redis.call('SADD', KEYS[7], queue)
+    if not woken[queue] then
+      redis.call('SADD', KEYS[7], queue)
+      woken[queue] = true
+    end
     local ready = true
     if res ~= '' then
       ready = res_reserve(id, queue, prio, (eta == '' and '0') or eta, res)

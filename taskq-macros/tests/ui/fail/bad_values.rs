@@ -1,0 +1,6 @@
+#[taskq::task(name = "ui.bad", time_limit = "ten seconds", priority = "urgent", max_retries = "3")]
+async fn bad() -> Result<(), taskq::TaskError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[taskq::task(name = "ui.dup", queue = "a", queue = "b")]
+async fn dup() -> Result<(), taskq::TaskError> {
+    Ok(())
+}
+
+fn main() {}

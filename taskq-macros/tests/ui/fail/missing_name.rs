@@ -1,0 +1,6 @@
+#[taskq::task(queue = "q")]
+async fn nameless() -> Result<(), taskq::TaskError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[taskq::task(name = "ui.plain")]
+async fn plain() -> u32 {
+    1
+}
+
+fn main() {}
