@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests. Every test binary includes all
+//! of them (`mod support;`) and uses some.
+
+#![allow(dead_code, missing_docs, unreachable_pub)]
+
+pub mod store;
