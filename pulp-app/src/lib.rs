@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`checksum`] | checksum algorithms, validated digests, streaming hashers |
 //! | [`download`] | verified, streaming, retrying HTTP and `file://` downloads |
+//! | [`plugins`] | content types: [`plugins::rpm`] (yum metadata, `.rpm` headers) |
 //! | [`relpath`] | the safety check for relative paths from remote metadata |
 //! | [`storage`] | the content-addressed artifact store |
 //!
@@ -13,6 +14,7 @@
 
 pub mod checksum;
 pub mod download;
+pub mod plugins;
 pub mod relpath;
 pub mod storage;
 mod text;

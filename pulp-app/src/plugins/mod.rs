@@ -1,0 +1,3 @@
+//! Content types. Each plugin owns the formats of one kind of repository.
+
+pub mod rpm;
