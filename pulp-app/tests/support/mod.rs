@@ -4,6 +4,7 @@
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
 pub mod fixtures;
+pub mod metadata;
 pub mod rpm;
 pub mod store;
 pub mod synth;
