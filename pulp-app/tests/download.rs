@@ -2,10 +2,12 @@
 //! well-behaved and slow responses, and a scripted raw TCP server for
 //! responses no well-behaved server sends (lying Content-Length, early close).
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -19,8 +21,6 @@ use pulp_app::relpath::{RelPathError, safe_relative_path};
 use pulp_app::storage::Expected;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-mod support;
 
 use support::store::{new_store, tmp_files};
 
@@ -304,7 +304,6 @@ async fn more_bytes_than_expected_stop_the_transfer() {
     );
 
     // An endless body: the transfer stops at the maximum instead of running forever.
-    let started = Instant::now();
     let err = dl
         .download_to_store(
             &format!("{base}/endless"),
@@ -317,7 +316,6 @@ async fn more_bytes_than_expected_stop_the_transfer() {
         matches!(err, DownloadError::TooLarge { max: 1_048_576, .. }),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert!(tmp_files(&store).is_empty());
 }
 

@@ -1,6 +1,8 @@
 //! The artifact store on a real directory: layout, verification, limits,
 //! temp-file hygiene, concurrency, listing and cleanup.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
@@ -8,8 +10,6 @@ use futures::StreamExt;
 use pulp_app::checksum::{Checksum, ChecksumKind, Sha256Digest};
 use pulp_app::storage::{Expected, StoreError};
 use tokio::io::AsyncReadExt;
-
-mod support;
 
 use support::store::{new_store, tmp_files};
 

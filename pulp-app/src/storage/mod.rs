@@ -47,7 +47,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::fs::{File, OpenOptions};
 
-use crate::checksum::Sha256Digest;
+use crate::checksum::{Sha256Digest, is_lower_hex};
 
 pub use self::error::StoreError;
 use self::writer::TempPath;
@@ -386,9 +386,9 @@ impl ArtifactList {
             .map_err(StoreError::io("list", &self.artifacts))?
         {
             let name = entry.file_name();
-            let valid = name.to_str().is_some_and(|n| {
-                n.len() == 2 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
+            let valid = name
+                .to_str()
+                .is_some_and(|n| n.len() == 2 && is_lower_hex(n));
             if valid {
                 shards.push(entry.path());
             } else {
