@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_cargo
 ensure_commands redis-server:redis-server
+# pulp-app's RPM tests build real packages and repositories and check them
+# with the real clients; without these tools they skip (loudly).
+ensure_commands rpmbuild:rpm createrepo_c:createrepo-c python3:python3 \
+  dnf:dnf dnf:dnf-plugins-core zstd:zstd xz:xz-utils bzip2:bzip2
 
 echo ">> cargo test (unit, integration against private redis-servers, doc and UI tests)"
 cargo test --workspace --all-targets
