@@ -3,18 +3,29 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`api`] | the Pulp 3 compatible REST API (axum), its OpenAPI document, auth |
+//! | [`content`] | the content app serving publications |
+//! | [`catalog`] | remotes, repositories, versions, content, ... in Redis |
+//! | [`tasks`] | syncs, publishes and other work run by workers (taskq tasks) |
+//! | [`plugins`] | `file` (PULP_MANIFEST) and `rpm` (yum metadata, `.rpm` headers) |
 //! | [`checksum`] | checksum algorithms, validated digests, streaming hashers |
-//! | [`download`] | verified, streaming, retrying HTTP and `file://` downloads |
-//! | [`plugins`] | content types: [`plugins::rpm`] (yum metadata, `.rpm` headers) |
 //! | [`relpath`] | the safety check for relative paths from remote metadata |
-//! | [`storage`] | the content-addressed artifact store |
+//! | [`storage`], [`download`] | content-addressed artifacts, verified downloads |
+//! | [`config`], [`services`], [`run`] | settings, shared services, the processes |
 //!
-//! No module reads environment variables or installs a tracing subscriber;
-//! the binary does that.
+//! Only the binary reads the environment (through [`config`]) and installs a
+//! tracing subscriber.
 
+pub mod api;
+pub mod catalog;
 pub mod checksum;
+pub mod config;
+pub mod content;
 pub mod download;
 pub mod plugins;
 pub mod relpath;
+pub mod run;
+pub mod services;
 pub mod storage;
+pub mod tasks;
 mod text;

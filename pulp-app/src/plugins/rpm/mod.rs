@@ -8,4 +8,6 @@
 
 pub mod metadata;
 pub mod model;
+pub mod publish;
 pub mod rpmfile;
+pub mod sync;

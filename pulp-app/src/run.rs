@@ -1,0 +1,203 @@
+//! Running the processes: `api`, `content`, `worker`, `beat`, and `dev`
+//! (all of them in one process, with a private redis-server when no Redis
+//! is configured).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::services::Services;
+
+/// Serves the REST API until `stop` fires.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub async fn api(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
+    let addr = services.settings.api_bind;
+    serve(addr, api::router(AppState::new(services)), stop, "api").await
+}
+
+/// Serves the content app until `stop` fires.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub async fn content(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
+    let addr = services.settings.content_bind;
+    serve(addr, crate::content::router(services), stop, "content").await
+}
+
+async fn serve(
+    addr: SocketAddr,
+    app: axum::Router,
+    stop: CancellationToken,
+    what: &str,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what} app"))?;
+    tracing::info!(%addr, "{what} app listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+        .with_context(|| format!("{what} app failed"))
+}
+
+/// Runs a worker until `stop` fires.
+///
+/// # Errors
+/// If the worker cannot be built.
+pub async fn worker(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
+    let settings = &services.settings;
+    let builder = taskq::worker::Worker::builder(services.client.clone())
+        .state_arc(Arc::clone(&services))
+        .queue("pulp")
+        .concurrency(settings.worker_concurrency)
+        .lease(settings.worker_lease)
+        .handle_signals(false);
+    let worker = crate::tasks::register(builder).build()?;
+    worker.run_until(stop.cancelled_owned()).await?;
+    Ok(())
+}
+
+/// Everything in one process: API, content app and a worker (and the
+/// private redis-server when no Redis URL is configured).
+///
+/// # Errors
+/// If a part fails to start.
+pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
+    let mut redis = None;
+    if settings.redis_url.is_none() {
+        let server = PrivateRedis::start(&settings.data_dir.join("redis"))?;
+        settings.redis_url = Some(server.url());
+        redis = Some(server);
+    }
+    if settings.admin_password.is_none() {
+        settings.admin_password = Some("password".to_owned());
+        tracing::warn!(
+            "dev mode: user \"admin\" with password \"password\" (set PULP_ADMIN_PASSWORD to choose another)"
+        );
+    }
+    let services = Services::start(settings).await?;
+    let stop = CancellationToken::new();
+    let signal = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            taskq::worker::shutdown_signal().await;
+            stop.cancel();
+        })
+    };
+    tracing::info!(
+        api = %services.settings.api_bind,
+        content = %services.settings.content_origin,
+        storage = %services.settings.storage_path.display(),
+        "pulp-app dev: API, content app and worker in one process"
+    );
+    let result = tokio::try_join!(
+        api(Arc::clone(&services), stop.clone()),
+        content(Arc::clone(&services), stop.clone()),
+        worker(Arc::clone(&services), stop.clone()),
+    );
+    stop.cancel();
+    signal.abort();
+    if let Some(mut r) = redis {
+        r.stop();
+    }
+    result.map(|_| ())
+}
+
+/// A redis-server child with its data (AOF) under a directory, listening on
+/// a Unix socket there.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: Option<Child>,
+    socket: PathBuf,
+}
+
+impl PrivateRedis {
+    /// Starts redis-server with its data in `dir`.
+    ///
+    /// # Errors
+    /// If redis-server is missing or does not come up.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let dir = std::fs::canonicalize(dir)?;
+        let socket = dir.join("redis.sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--unixsocketperm", "700", "--dir"])
+            .arg(&dir)
+            .args(["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""])
+            .args(["--logfile", "redis.log"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start redis-server: install it (apt-get install -y redis-server) or set PULP_REDIS_URL")?;
+        let mut me = PrivateRedis {
+            child: Some(child),
+            socket,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(client) = redis::Client::open(me.url())
+                && let Ok(mut conn) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
+            {
+                tracing::info!(socket = %me.socket.display(), "private redis-server started (AOF on)");
+                return Ok(me);
+            }
+            if let Some(c) = me.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                bail!(
+                    "redis-server exited at start ({status}); see {}",
+                    dir.join("redis.log").display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("redis-server did not answer within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `redis+unix://<socket>`.
+    pub fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket.display())
+    }
+
+    /// Shuts the server down (writing its AOF) and waits for it.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(client) = redis::Client::open(self.url())
+            && let Ok(mut conn) = client.get_connection()
+        {
+            let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut conn);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

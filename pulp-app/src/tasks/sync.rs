@@ -1,0 +1,41 @@
+//! Sync tasks: `file.sync` and `rpm.sync`. A sync reserves its repository
+//! exclusively and its remote shared.
+
+use serde::{Deserialize, Serialize};
+use taskq::{TaskContext, TaskError, task};
+use uuid::Uuid;
+
+use crate::services::Services;
+
+/// Options of a sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncOptions {
+    /// Make the repository exactly what the remote has (remove the rest).
+    pub mirror: bool,
+    /// Skip the sync when nothing changed since the last one.
+    pub optimize: bool,
+    /// rpm: content types not to sync (`srpm`, `treeinfo`).
+    pub skip_types: Vec<String>,
+}
+
+/// Syncs a file repository from a PULP_MANIFEST remote.
+#[task(name = "file.sync", queue = "pulp", on_worker_lost = "fail")]
+pub async fn file_sync(
+    ctx: TaskContext<Services>,
+    repository: Uuid,
+    remote: Uuid,
+    options: SyncOptions,
+) -> Result<(), TaskError> {
+    crate::plugins::file::sync::run(&ctx, repository, remote, &options).await
+}
+
+/// Syncs an rpm repository from a yum repository remote.
+#[task(name = "rpm.sync", queue = "pulp", on_worker_lost = "fail")]
+pub async fn rpm_sync(
+    ctx: TaskContext<Services>,
+    repository: Uuid,
+    remote: Uuid,
+    options: SyncOptions,
+) -> Result<(), TaskError> {
+    crate::plugins::rpm::sync::run(&ctx, repository, remote, &options).await
+}
