@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
@@ -20,8 +21,20 @@ use crate::services::Services;
 /// # Errors
 /// If the address cannot be bound.
 pub async fn api(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
-    let addr = services.settings.api_bind;
-    serve(addr, api::router(AppState::new(services)), stop, "api").await
+    let listener = bind(services.settings.api_bind, "api").await?;
+    serve_api(listener, services, stop).await
+}
+
+/// Serves the REST API on `listener` until `stop` fires.
+///
+/// # Errors
+/// If serving fails.
+pub async fn serve_api(
+    listener: TcpListener,
+    services: Arc<Services>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    serve(listener, api::router(AppState::new(services)), stop, "api").await
 }
 
 /// Serves the content app until `stop` fires.
@@ -29,20 +42,37 @@ pub async fn api(services: Arc<Services>, stop: CancellationToken) -> anyhow::Re
 /// # Errors
 /// If the address cannot be bound.
 pub async fn content(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
-    let addr = services.settings.content_bind;
-    serve(addr, crate::content::router(services), stop, "content").await
+    let listener = bind(services.settings.content_bind, "content").await?;
+    serve_content(listener, services, stop).await
+}
+
+/// Serves the content app on `listener` until `stop` fires.
+///
+/// # Errors
+/// If serving fails.
+pub async fn serve_content(
+    listener: TcpListener,
+    services: Arc<Services>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    serve(listener, crate::content::router(services), stop, "content").await
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what} app"))
 }
 
 async fn serve(
-    addr: SocketAddr,
+    listener: TcpListener,
     app: axum::Router,
     stop: CancellationToken,
     what: &str,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for the {what} app"))?;
-    tracing::info!(%addr, "{what} app listening");
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "{what} app listening");
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await

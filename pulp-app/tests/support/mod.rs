@@ -3,6 +3,7 @@
 
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
+pub mod app;
 pub mod fixtures;
 pub mod metadata;
 pub mod rpm;
