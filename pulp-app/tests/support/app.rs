@@ -79,6 +79,33 @@ impl App {
         }
     }
 
+    /// Starts one more worker loop in this process.
+    pub fn spawn_worker(&mut self) {
+        self.workers.push(tokio::spawn(pulp_app::run::worker(
+            Arc::clone(&self.services),
+            self.stop.clone(),
+        )));
+    }
+
+    /// Starts a `pulp-app worker` process on this app's Redis and storage.
+    pub fn worker_process(&self) -> std::process::Child {
+        let s = &self.services.settings;
+        std::process::Command::new(env!("CARGO_BIN_EXE_pulp-app"))
+            .arg("worker")
+            .env("PULP_REDIS_URL", self.redis.url())
+            .env("PULP_STORAGE_PATH", &s.storage_path)
+            .env("PULP_DATA_DIR", &s.data_dir)
+            .env(
+                "PULP_WORKER_LEASE_SECS",
+                s.worker_lease.as_secs().to_string(),
+            )
+            .env("PULP_CONTENT_ORIGIN", &s.content_origin)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a pulp-app worker process")
+    }
+
     /// Stops the servers and workers (gracefully).
     pub async fn stop(self) {
         self.stop.cancel();
@@ -239,29 +266,40 @@ pub struct FileServer {
     stop: CancellationToken,
 }
 
+type Served = Arc<(std::path::PathBuf, Duration)>;
+
+async fn serve_file(
+    axum::extract::State(root): axum::extract::State<Served>,
+    axum::extract::Path(p): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    if p.split('/').any(|s| s == "..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if !p.ends_with("PULP_MANIFEST") && !p.starts_with("repodata/") {
+        tokio::time::sleep(root.1).await;
+    }
+    match tokio::fs::read(root.0.join(&p)).await {
+        Ok(bytes) => bytes.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 impl FileServer {
     /// Serves `dir` at `http://127.0.0.1:<port>/`.
     pub async fn start(dir: &Path) -> FileServer {
-        use axum::extract::{Path as UrlPath, State};
-        use axum::http::StatusCode;
-        use axum::response::IntoResponse;
+        Self::start_with_delay(dir, Duration::ZERO).await
+    }
+
+    /// Like [`FileServer::start`], but every file except PULP_MANIFEST and
+    /// `repodata/` waits `delay` before it is sent (to make syncs slow).
+    pub async fn start_with_delay(dir: &Path, delay: Duration) -> FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let root = Arc::new(dir.to_path_buf());
-        async fn file(
-            State(root): State<Arc<std::path::PathBuf>>,
-            UrlPath(p): UrlPath<String>,
-        ) -> axum::response::Response {
-            if p.split('/').any(|s| s == "..") {
-                return StatusCode::NOT_FOUND.into_response();
-            }
-            match tokio::fs::read(root.join(&p)).await {
-                Ok(bytes) => bytes.into_response(),
-                Err(_) => StatusCode::NOT_FOUND.into_response(),
-            }
-        }
+        let root: Served = Arc::new((dir.to_path_buf(), delay));
         let app = axum::Router::new()
-            .route("/{*path}", axum::routing::get(file))
+            .route("/{*path}", axum::routing::get(serve_file))
             .with_state(root);
         let stop = CancellationToken::new();
         let s = stop.clone();

@@ -61,8 +61,7 @@ pub fn parse(text: &str) -> Result<Vec<ManifestEntry>, ManifestError> {
             return Err(err("expected <relative_path>,<sha256>,<size>".into()));
         };
         let (path, digest, size) = (path.trim(), digest.trim(), size.trim());
-        crate::relpath::safe_relative_path(path)
-            .map_err(|e| err(format!("unsafe relative path: {e}")))?;
+        crate::relpath::safe_relative_path(path).map_err(|e| err(e.to_string()))?;
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(err(format!("{digest:?} is not a sha256 digest")));
         }
