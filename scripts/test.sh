@@ -9,9 +9,14 @@ ensure_commands redis-server:redis-server
 # pulp-app's RPM tests build real packages and repositories and check them
 # with the real clients; without these tools they skip (loudly).
 ensure_commands rpmbuild:rpm createrepo_c:createrepo-c python3:python3 \
-  dnf:dnf dnf:dnf-plugins-core zstd:zstd xz:xz-utils bzip2:bzip2
+  dnf:dnf zstd:zstd xz:xz-utils bzip2:bzip2 curl:curl
+ensure_packages dnf-plugins-core
+python3 -m venv --help >/dev/null 2>&1 || ensure_packages python3-venv
 
 echo ">> cargo test (unit, integration against private redis-servers, doc and UI tests)"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+echo ">> end to end with the stock pulp command line client and dnf"
+bash scripts/e2e-pulp-cli.sh
 echo ">> all tests passed"
