@@ -298,13 +298,51 @@ impl TempArtifact {
     ///
     /// [`StoreError::Io`] if the rename fails (the temp file is removed).
     pub async fn persist(self) -> Result<Artifact, StoreError> {
+        let (artifact, dir) = self.place().await?;
+        if let Some(dir) = dir {
+            sync_dir(&dir).await;
+        }
+        Ok(artifact)
+    }
+
+    /// Persists many temp artifacts at once: every rename first (several at
+    /// a time), then one fsync per directory they landed in, instead of one
+    /// per artifact. A sync of 1,000 files touches at most 256 directories.
+    ///
+    /// # Errors
+    ///
+    /// The first [`StoreError::Io`]; temp files not yet moved are removed.
+    pub async fn persist_all(temps: Vec<TempArtifact>) -> Result<Vec<Artifact>, StoreError> {
+        use futures::StreamExt;
+        let placed: Vec<Result<(Artifact, Option<PathBuf>), StoreError>> =
+            futures::stream::iter(temps.into_iter().map(TempArtifact::place))
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        let mut artifacts = Vec::with_capacity(placed.len());
+        let mut dirs = std::collections::BTreeSet::new();
+        for p in placed {
+            let (artifact, dir) = p?;
+            artifacts.push(artifact);
+            dirs.extend(dir);
+        }
+        futures::stream::iter(dirs.into_iter().map(sync_dir_owned))
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+            .await;
+        Ok(artifacts)
+    }
+
+    /// Renames the content into place; returns the directory to fsync (none
+    /// if the artifact was already stored).
+    async fn place(self) -> Result<(Artifact, Option<PathBuf>), StoreError> {
         let dest = self.store.path(&self.artifact.sha256);
         let exists = tokio::fs::try_exists(&dest)
             .await
             .map_err(StoreError::io("check", &dest))?;
         if exists {
             tracing::debug!(sha256 = %self.artifact.sha256, "artifact already stored, dropping the copy");
-            return Ok(self.artifact); // `self.temp` is removed on drop
+            return Ok((self.artifact, None)); // `self.temp` is removed on drop
         }
         let dir = dest.parent().unwrap_or(self.store.root());
         tokio::fs::create_dir_all(dir)
@@ -316,9 +354,12 @@ impl TempArtifact {
             .await
             .map_err(StoreError::io("rename into place", &dest))?;
         self.temp.disarm();
-        sync_dir(dir).await;
-        Ok(self.artifact)
+        Ok((self.artifact, Some(dir.to_path_buf())))
     }
+}
+
+async fn sync_dir_owned(dir: PathBuf) {
+    sync_dir(&dir).await;
 }
 
 /// Makes a rename durable (best effort: some filesystems refuse to fsync a directory).

@@ -124,11 +124,12 @@ pub async fn run(
         )
         .await;
     let on_demand = remote.policy != Policy::Immediate;
-    let mut persisted: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for temp in temps {
-        let a = temp.persist().await.map_err(fail)?;
-        persisted.insert(a.sha256.to_hex());
-    }
+    let persisted: std::collections::HashSet<String> = TempArtifact::persist_all(temps)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|a| a.sha256.to_hex())
+        .collect();
     let mut records = Vec::with_capacity(entries.len());
     for e in &entries {
         let stored = persisted.contains(&e.sha256)
