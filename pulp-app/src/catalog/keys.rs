@@ -1,6 +1,6 @@
 //! Every Redis key of the catalog, named in one place. All share the hash
 //! tag `{<namespace>}` so multi-key transactions and scripts work on Redis
-//! Cluster. README.md ("Catalog keys") lists them with their types.
+//! Cluster. `docs/pulp-catalog.md` lists them with their types.
 
 use uuid::Uuid;
 
