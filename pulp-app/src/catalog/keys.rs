@@ -90,6 +90,12 @@ impl Keys {
         format!("{}:cidx:{tag}:{field}:{value}", self.p)
     }
 
+    /// ZSET: the content of version `number`, rebuilt from the diffs of the
+    /// versions up to `latest` (expires after a few minutes of disuse).
+    pub(crate) fn version_rebuild(&self, repo: &Uuid, number: u64, latest: u64) -> String {
+        format!("{}:tmp:rebuild:{repo}:{number}:{latest}", self.p)
+    }
+
     /// A temporary key for one query (expires by itself).
     pub(crate) fn temp(&self) -> String {
         format!("{}:tmp:{}", self.p, Uuid::now_v7())

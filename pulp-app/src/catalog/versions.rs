@@ -55,36 +55,25 @@ return 1
 
 const COMMIT: &str = r"
 -- KEYS[1] state, KEYS[2] versions, KEYS[3] new version json, KEYS[4] added,
--- KEYS[5] removed, KEYS[6] repository content, KEYS[7] all versions
--- ARGV expected latest, new number, json, created ms, repo id, number of adds,
--- then the adds, then the removes
+-- KEYS[5] removed, KEYS[6] repository content, KEYS[7] all versions,
+-- KEYS[8] staged additions, KEYS[9] staged removals (temporary sorted sets)
+-- ARGV expected latest, new number, json, created ms, repo id
+-- The diff was staged by pipelined ZADDs; here it only moves into place, so
+-- Redis is blocked for set operations in C, not for a Lua loop per unit.
 local latest = tonumber(redis.call('HGET', KEYS[1], 'latest') or '-1')
 if latest ~= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[8], KEYS[9])
   return -1 - latest
 end
-local n = tonumber(ARGV[6])
-local function apply(cmd, key, from, to)
-  local i = from
-  while i <= to do
-    local j = math.min(to, i + 499)
-    local args = {}
-    for k = i, j do
-      if cmd == 'ZADD' then args[#args + 1] = 0 end
-      args[#args + 1] = ARGV[k]
-    end
-    redis.call(cmd, key, unpack(args))
-    i = j + 1
-  end
+if redis.call('EXISTS', KEYS[8]) == 1 then
+  redis.call('RENAME', KEYS[8], KEYS[4])
+  redis.call('PERSIST', KEYS[4])
+  redis.call('ZUNIONSTORE', KEYS[6], 2, KEYS[6], KEYS[4])
 end
-local first_add, last_add = 7, 6 + n
-local first_rem, last_rem = 7 + n, #ARGV
-if last_add >= first_add then
-  apply('ZADD', KEYS[4], first_add, last_add)
-  apply('ZADD', KEYS[6], first_add, last_add)
-end
-if last_rem >= first_rem then
-  apply('ZADD', KEYS[5], first_rem, last_rem)
-  apply('ZREM', KEYS[6], first_rem, last_rem)
+if redis.call('EXISTS', KEYS[9]) == 1 then
+  redis.call('RENAME', KEYS[9], KEYS[5])
+  redis.call('PERSIST', KEYS[5])
+  redis.call('ZDIFFSTORE', KEYS[6], 2, KEYS[6], KEYS[5])
 end
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
@@ -98,7 +87,11 @@ return 1
 const RECONSTRUCT: &str = r"
 -- KEYS[1] target, KEYS[2] latest content, then pairs (added, removed) of the
 -- versions newer than the wanted one, newest first; ARGV[1] ttl seconds
-redis.call('DEL', KEYS[1])
+-- The target's name includes the latest version number, so an existing
+-- target is still valid (versions are immutable): reuse it.
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('ZCARD', KEYS[1])
+end
 redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[2])
 for i = 3, #KEYS, 2 do
   redis.call('ZDIFFSTORE', KEYS[1], 2, KEYS[1], KEYS[i])
@@ -344,6 +337,19 @@ impl Catalog {
             summary,
         };
         let vkey = k.version(&repo.id, number);
+        let staged_add = k.temp();
+        let staged_rem = k.temp();
+        for (key, members) in [(&staged_add, &adds), (&staged_rem, &removes)] {
+            for chunk in members.chunks(5000) {
+                let mut pipe = redis::pipe();
+                pipe.cmd("ZADD").arg(key);
+                for m in chunk {
+                    pipe.arg(0).arg(m);
+                }
+                pipe.ignore().expire(key, 3600).ignore();
+                let _: () = pipe.query_async(&mut self.conn()).await?;
+            }
+        }
         let script = Script::new(COMMIT);
         let mut inv = script.prepare_invoke();
         inv.key(k.repo_state(&repo.id))
@@ -352,16 +358,14 @@ impl Catalog {
             .key(k.version_added(&repo.id, number))
             .key(k.version_removed(&repo.id, number))
             .key(&content_key)
-            .key(k.all_versions());
+            .key(k.all_versions())
+            .key(&staged_add)
+            .key(&staged_rem);
         inv.arg(expected_latest)
             .arg(number)
             .arg(to_json(&vkey, &version)?)
             .arg(version.created.timestamp_millis())
-            .arg(repo.id.to_string())
-            .arg(adds.len());
-        for m in adds.iter().chain(&removes) {
-            inv.arg(m);
-        }
+            .arg(repo.id.to_string());
         let ok: i64 = inv.invoke_async(&mut self.conn()).await?;
         if ok < 0 {
             return Err(CatalogError::Concurrent((-1 - ok) as u64));
@@ -397,7 +401,7 @@ impl Catalog {
         if v.number == latest {
             return Ok(k.repo_content(&v.repository));
         }
-        let target = format!("{}:v{}", k.temp(), v.number);
+        let target = k.version_rebuild(&v.repository, v.number, latest);
         let script = Script::new(RECONSTRUCT);
         let mut inv = script.prepare_invoke();
         inv.key(&target).key(k.repo_content(&v.repository));
@@ -410,8 +414,8 @@ impl Catalog {
         Ok(target)
     }
 
-    /// The set of content a version added (`added`) or removed.
-    pub(crate) fn version_diff_key(&self, v: VersionRef, added: bool) -> String {
+    /// The sorted set of content a version added (`added`) or removed.
+    pub fn version_diff_key(&self, v: VersionRef, added: bool) -> String {
         if added {
             self.keys().version_added(&v.repository, v.number)
         } else {
