@@ -92,7 +92,7 @@ pub use client::Client;
 pub use error::{Error, Result};
 pub use result::{AsyncResult, CancelStatus, FailureKind, TaskFailure, TaskRecord, TaskState};
 pub use task::{
-    CancelReason, Handler, OnWorkerLost, Priority, RawSignature, Resource, ResourceMode,
+    CancelReason, Handler, OnWorkerLost, Priority, RateLimit, RawSignature, Resource, ResourceMode,
     RetryPolicy, Signature, Task, TaskContext, TaskError, TaskId, TaskOptions,
 };
 #[cfg(feature = "macros")]

@@ -12,12 +12,12 @@ use tokio::time::Instant;
 
 use super::{
     Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport, HandBack,
-    Liveness, Message, Outcome, OutcomeKind, QueueDepth, ReapReport, Started, WorkerId, WorkerInfo,
-    decode_dead_letter, encode_dead_letter,
+    Liveness, Message, Outcome, OutcomeKind, QueueDepth, RateDecision, ReapReport, Started,
+    WorkerId, WorkerInfo, decode_dead_letter, encode_dead_letter, rate_decision,
 };
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, FailureKind, TaskFailure, TaskRecord, TaskState};
-use crate::task::{OnWorkerLost, Priority, Resource, ResourceMode, TaskId};
+use crate::task::{OnWorkerLost, Priority, RateLimit, Resource, ResourceMode, TaskId};
 use crate::time::{millis, now_ms};
 use crate::wire::{decode_frame, frame_id_lossy, split_frame};
 
@@ -73,6 +73,8 @@ struct State {
     dead: VecDeque<Vec<u8>>,
     res: Reservations,
     seq: u64,
+    /// task name → (window number, starts counted in it)
+    rates: HashMap<String, (u64, u64)>,
 }
 
 struct Stored {
@@ -568,7 +570,8 @@ impl Broker for MemoryBroker {
                 }
                 st.kills.remove(id);
                 st.canceled.remove(id);
-                if let Some(s) = st.record_mut(id) {
+                let deferred = matches!(o.kind, OutcomeKind::Defer { .. });
+                if let Some(s) = st.record_mut(id).filter(|_| !deferred) {
                     s.record.attempt = o.attempt;
                     s.record.worker = Some(worker.clone());
                     if o.started_ms > 0 {
@@ -585,6 +588,22 @@ impl Broker for MemoryBroker {
                     }
                     OutcomeKind::Canceled(f) => {
                         st.finalize(id, TaskState::Canceled, Some(f.clone()), None)
+                    }
+                    OutcomeKind::Defer { due_ms, frame } => {
+                        let canceled = st
+                            .record_mut(id)
+                            .is_some_and(|s| s.record.state == TaskState::Canceled);
+                        if !canceled {
+                            if let Some(s) = st.record_mut(id) {
+                                s.record.eta_ms = Some(*due_ms);
+                            }
+                            st.seq += 1;
+                            let seq = st.seq;
+                            st.delayed.insert(
+                                (*due_ms, seq),
+                                (o.queue.clone(), o.priority, frame.clone()),
+                            );
+                        }
                     }
                     OutcomeKind::Retry {
                         failure,
@@ -855,6 +874,22 @@ impl Broker for MemoryBroker {
             }
         }
         Ok(frames.len())
+    }
+
+    async fn acquire_rate(
+        &self,
+        task: &str,
+        limit: &RateLimit,
+        now_ms: u64,
+    ) -> Result<RateDecision> {
+        let window = now_ms / limit.window_ms();
+        let mut st = self.lock();
+        let entry = st.rates.entry(task.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        Ok(rate_decision(limit, now_ms, entry.1))
     }
 }
 

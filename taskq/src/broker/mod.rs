@@ -29,7 +29,7 @@ pub use redis::{RedisBroker, RedisConfig};
 
 use crate::error::Result;
 use crate::result::{CancelStatus, TaskFailure, TaskRecord};
-use crate::task::{Priority, Resource, TaskId};
+use crate::task::{Priority, RateLimit, Resource, TaskId};
 
 /// A task ready to enter the broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +117,29 @@ pub enum OutcomeKind {
         due_ms: u64,
         /// The frame to queue again.
         frame: Vec<u8>,
+    },
+    /// Did not run (its task type's rate limit was reached) and goes back to
+    /// its queue at `due_ms`, unchanged: no attempt is counted, its
+    /// reservations are kept, and its record keeps its state. A task
+    /// canceled meanwhile is dropped instead.
+    Defer {
+        /// When to try again (ms since the Unix epoch).
+        due_ms: u64,
+        /// The frame to queue again (as it was delivered).
+        frame: Vec<u8>,
+    },
+}
+
+/// The answer to [`Broker::acquire_rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// The start was counted; run the task now.
+    Allowed,
+    /// The window is full: try again at `until_ms` (the start of a later
+    /// window; ms since the Unix epoch).
+    Delay {
+        /// When to try again.
+        until_ms: u64,
     },
 }
 
@@ -329,6 +352,38 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// Removes every ready and delayed task of `queue`; returns how many.
     /// Their records are marked canceled.
     async fn purge_queue(&self, queue: &str) -> Result<usize>;
+
+    /// Counts one start of task type `task` against its cluster-wide
+    /// `limit`, in the fixed window that contains `now_ms` (windows are
+    /// aligned to the Unix epoch: window = `floor(now_ms / per)`).
+    ///
+    /// Refused starts are counted too: the k-th refused start of a window is
+    /// told to come back at the start of window `+ceil(k / count)`, so a
+    /// backlog spreads over the following windows instead of stampeding into
+    /// the next one.
+    async fn acquire_rate(
+        &self,
+        task: &str,
+        limit: &RateLimit,
+        now_ms: u64,
+    ) -> Result<RateDecision>;
+}
+
+/// The window a rate-limited start at `now_ms` falls in, and what to answer
+/// for the `n`-th start (1-based) counted in it. Shared by both brokers (the
+/// Redis script computes the same).
+pub(crate) fn rate_decision(limit: &RateLimit, now_ms: u64, n: u64) -> RateDecision {
+    let win = limit.window_ms();
+    let w = now_ms / win;
+    let count = u64::from(limit.count.max(1));
+    if n <= count {
+        RateDecision::Allowed
+    } else {
+        let k = n - count;
+        RateDecision::Delay {
+            until_ms: (w + k.div_ceil(count)) * win,
+        }
+    }
 }
 
 /// Encodes a dead-letter entry: `<at_ms> <reason>\n<frame>`.
@@ -360,6 +415,20 @@ pub(crate) fn decode_dead_letter(entry: &[u8]) -> DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_starts_spread_over_later_windows() {
+        let l = RateLimit::per_second(2);
+        assert_eq!(rate_decision(&l, 5_300, 1), RateDecision::Allowed);
+        assert_eq!(rate_decision(&l, 5_300, 2), RateDecision::Allowed);
+        for (n, until) in [(3, 6_000), (4, 6_000), (5, 7_000), (6, 7_000), (7, 8_000)] {
+            assert_eq!(
+                rate_decision(&l, 5_999, n),
+                RateDecision::Delay { until_ms: until },
+                "start {n}"
+            );
+        }
+    }
 
     #[test]
     fn dead_letter_round_trip() {

@@ -16,7 +16,9 @@ pub(crate) use context::RunInfo;
 pub use context::{CancelReason, TaskContext};
 pub use error::{BoxError, TaskError};
 pub use id::{MAX_ID_LEN, TaskId};
-pub use options::{OnWorkerLost, Priority, Resource, ResourceMode, RetryPolicy, TaskOptions};
+pub use options::{
+    OnWorkerLost, Priority, RateLimit, Resource, ResourceMode, RetryPolicy, TaskOptions,
+};
 pub use signature::{RawSignature, SendOptions, Signature};
 
 /// A task type: its stable wire name, argument and output types and default

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{OnWorkerLost, Priority, Resource, RetryPolicy, Task, TaskId, TaskOptions};
+use super::{OnWorkerLost, Priority, RateLimit, Resource, RetryPolicy, Task, TaskId, TaskOptions};
 use crate::broker::Message;
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -41,6 +41,9 @@ pub struct SendOptions {
     pub on_worker_lost: OnWorkerLost,
     /// Application headers.
     pub headers: BTreeMap<String, String>,
+    /// The task type's cluster-wide rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl SendOptions {
@@ -59,6 +62,7 @@ impl SendOptions {
             resources: Vec::new(),
             on_worker_lost: o.on_worker_lost,
             headers: BTreeMap::new(),
+            rate_limit: o.rate_limit,
         }
     }
 }
@@ -124,6 +128,8 @@ impl RawSignature {
             headers: o.headers,
             link: self.link,
             group: self.group,
+            rate_limit: o.rate_limit,
+            eta_ms: o.eta_ms.filter(|&eta| eta > now),
         };
         let frame = encode_frame(&id, &envelope)?;
         Ok(Message {
@@ -131,7 +137,7 @@ impl RawSignature {
             name: envelope.name,
             queue: envelope.queue,
             priority: envelope.priority,
-            eta_ms: o.eta_ms.filter(|&eta| eta > now),
+            eta_ms: envelope.eta_ms,
             resources: envelope.resources,
             result_ttl_s: envelope.result_ttl_s,
             dedupe,

@@ -19,8 +19,8 @@ use super::builder::WorkerConfig;
 use super::execute::{Disposition, Limits, dispose, drive};
 use super::registry::Registry;
 use crate::broker::{
-    Broker, ControlEvent, Delivery, HandBack, Liveness, Outcome, OutcomeKind, Started, WorkerId,
-    WorkerInfo,
+    Broker, ControlEvent, Delivery, HandBack, Liveness, Outcome, OutcomeKind, RateDecision,
+    Started, WorkerId, WorkerInfo,
 };
 use crate::client::Client;
 use crate::error::Error;
@@ -318,6 +318,31 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
         let _ = shared.acks.send(record(OutcomeKind::Failed(f)));
         return;
     };
+    // Rate-limited task types count their start in Redis first; tasks
+    // without a limit pay nothing here.
+    let mut rate_started_ms = None;
+    if let Some(limit) = env.rate_limit {
+        let now = now_ms();
+        match shared.broker.acquire_rate(&env.name, &limit, now).await {
+            Ok(RateDecision::Allowed) => rate_started_ms = Some(now),
+            Ok(RateDecision::Delay { until_ms }) => {
+                tracing::debug!(task.id = %id, task.name = %env.name, %limit, until_ms, "rate limit reached; deferred");
+                let _ = shared.acks.send(record(OutcomeKind::Defer {
+                    due_ms: until_ms,
+                    frame: delivery.frame,
+                }));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(task.id = %id, error = %e, "cannot check the rate limit; deferring for a second");
+                let _ = shared.acks.send(record(OutcomeKind::Defer {
+                    due_ms: now + 1000,
+                    frame: delivery.frame,
+                }));
+                return;
+            }
+        }
+    }
     let run = Arc::new(RunInfo::new(
         id.clone(),
         env.name.clone(),
@@ -337,7 +362,9 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     if shared.lease_lost.is_cancelled() {
         run.cancel(CancelReason::LeaseLost);
     }
-    let started_ms = now_ms();
+    // A rate-limited start is dated when it was counted, so that the
+    // limiter's windows and the recorded start times agree.
+    let started_ms = rate_started_ms.unwrap_or_else(now_ms);
     let _ = shared.starts.send(Started {
         id: id.clone(),
         attempt: env.attempt,
@@ -386,6 +413,7 @@ fn log_outcome(outcome: &Outcome, started_ms: u64) {
         } => {
             tracing::info!(elapsed_ms = ms, error = %failure, retry_in_ms = due_ms.saturating_sub(now_ms()), "will retry");
         }
+        OutcomeKind::Defer { .. } => {}
     }
 }
 

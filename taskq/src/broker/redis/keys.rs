@@ -113,6 +113,13 @@ impl Keys {
         format!("{}:res:ready", self.prefix)
     }
 
+    /// HASH: the rate-limit counter of task type `task`: `w` (the current
+    /// window number, `floor(now / window)`) and `n` (starts counted in it);
+    /// expires one second after its window ends.
+    pub(crate) fn rate(&self, task: &str) -> String {
+        format!("{}:rate:{task}", self.prefix)
+    }
+
     /// Channel: receives the final state of task `id` when it ends.
     pub(crate) fn done_channel(&self, id: &str) -> String {
         format!("{}:done:{id}", self.prefix)
@@ -154,6 +161,7 @@ mod tests {
             k.res_tasks(),
             k.res_waiting(),
             k.res_ready(),
+            k.rate("t"),
         ] {
             assert!(key.starts_with("{ns}:"), "{key}");
         }

@@ -24,11 +24,11 @@ use tokio::sync::{OnceCell, broadcast};
 
 use super::{
     Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, HandBack, Liveness,
-    Message, Outcome, QueueDepth, ReapReport, Started, WorkerId, WorkerInfo,
+    Message, Outcome, QueueDepth, RateDecision, ReapReport, Started, WorkerId, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, TaskRecord};
-use crate::task::{Priority, TaskId};
+use crate::task::{Priority, RateLimit, TaskId};
 pub(crate) use keys::Keys;
 use listener::Listener;
 use scripts::Scripts;
@@ -325,6 +325,29 @@ impl Broker for RedisBroker {
 
     async fn purge_queue(&self, queue: &str) -> Result<usize> {
         self.purge(queue).await
+    }
+
+    async fn acquire_rate(
+        &self,
+        task: &str,
+        limit: &RateLimit,
+        now_ms: u64,
+    ) -> Result<RateDecision> {
+        let until: u64 = self
+            .inner
+            .scripts
+            .rate_limit
+            .key(self.inner.keys.rate(task))
+            .arg(now_ms)
+            .arg(limit.window_ms())
+            .arg(limit.count.max(1))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(if until == 0 {
+            RateDecision::Allowed
+        } else {
+            RateDecision::Delay { until_ms: until }
+        })
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) struct Scripts {
     pub(crate) cancel: Script,
     pub(crate) dead_letter: Script,
     pub(crate) progress: Script,
+    pub(crate) rate_limit: Script,
 }
 
 impl Scripts {
@@ -39,6 +40,7 @@ impl Scripts {
             cancel: with_reservations(include_str!("scripts/cancel.lua")),
             dead_letter: with_reservations(include_str!("scripts/dead_letter.lua")),
             progress: Script::new(include_str!("scripts/progress.lua")),
+            rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
         }
     }
 }
