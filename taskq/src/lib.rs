@@ -60,7 +60,7 @@
 //! | [`task`] | [`Task`], [`Handler`], options, [`TaskError`], [`Signature`], [`TaskContext`] |
 //! | [`broker`] | the [`Broker`](broker::Broker) contract, [`RedisBroker`], [`MemoryBroker`] |
 //! | [`worker`] | [`Worker`](worker::Worker) and its builder |
-//! | [`canvas`] | chains and groups |
+//! | [`canvas`] | chains, groups and chords |
 //! | [`wire`] | the versioned MessagePack envelope |
 //!
 //! ## Feature flags

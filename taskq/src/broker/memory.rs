@@ -11,9 +11,10 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::{
-    Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport, HandBack,
-    Liveness, Message, Outcome, OutcomeKind, QueueDepth, RateDecision, ReapReport, Started,
-    WorkerId, WorkerInfo, decode_dead_letter, encode_dead_letter, rate_decision,
+    Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport, GroupFailure,
+    GroupReport, GroupState, GroupStatus, HandBack, Liveness, MemberOutcome, Message, Outcome,
+    OutcomeKind, QueueDepth, RateDecision, ReapReport, Started, WorkerId, WorkerInfo,
+    decode_dead_letter, encode_dead_letter, rate_decision,
 };
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, FailureKind, TaskFailure, TaskRecord, TaskState};
@@ -75,7 +76,12 @@ struct State {
     seq: u64,
     /// task name → (window number, starts counted in it)
     rates: HashMap<String, (u64, u64)>,
+    /// chord group id → its bookkeeping
+    groups: HashMap<String, MemGroup>,
 }
+
+/// A chord group: member outputs by index, and the first failure.
+type MemGroup = (BTreeMap<u32, Vec<u8>>, Option<GroupFailure>);
 
 struct Stored {
     record: TaskRecord,
@@ -890,6 +896,52 @@ impl Broker for MemoryBroker {
         }
         entry.1 += 1;
         Ok(rate_decision(limit, now_ms, entry.1))
+    }
+
+    async fn group_report(&self, r: &GroupReport) -> Result<GroupStatus> {
+        let mut st = self.lock();
+        let sent = st.record_mut(r.callback_id.as_str()).is_some();
+        let (outputs, failed) = st.groups.entry(r.group_id.clone()).or_default();
+        match &r.outcome {
+            MemberOutcome::Failed(reason) => {
+                if failed.is_none() && !outputs.contains_key(&r.index) {
+                    *failed = Some(GroupFailure {
+                        index: r.index,
+                        reason: reason.clone(),
+                    });
+                }
+                return Ok(match failed {
+                    Some(f) => GroupStatus::Failed(f.clone()),
+                    None => GroupStatus::Pending {
+                        done: outputs.len() as u32,
+                    },
+                });
+            }
+            MemberOutcome::Succeeded(output) => {
+                if let Some(f) = failed {
+                    return Ok(GroupStatus::Failed(f.clone()));
+                }
+                outputs.entry(r.index).or_insert_with(|| output.clone());
+            }
+        }
+        let done = outputs.len() as u32;
+        Ok(if done < r.size {
+            GroupStatus::Pending { done }
+        } else if sent {
+            GroupStatus::CallbackSent
+        } else {
+            GroupStatus::Complete(outputs.values().cloned().collect())
+        })
+    }
+
+    async fn group_state(&self, group_id: &str) -> Result<GroupState> {
+        Ok(match self.lock().groups.get(group_id) {
+            Some((outputs, failed)) => GroupState {
+                succeeded: outputs.len() as u32,
+                failed: failed.clone(),
+            },
+            None => GroupState::default(),
+        })
     }
 }
 

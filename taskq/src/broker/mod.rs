@@ -130,6 +130,69 @@ pub enum OutcomeKind {
     },
 }
 
+/// How one member of a chord ended (see [`Broker::group_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberOutcome {
+    /// It succeeded with this MessagePack-encoded output.
+    Succeeded(Vec<u8>),
+    /// It failed (or was canceled) for good, for this reason.
+    Failed(String),
+}
+
+/// A chord member's report to its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupReport {
+    /// The group's id.
+    pub group_id: String,
+    /// The member's position (0-based).
+    pub index: u32,
+    /// How many members the group has.
+    pub size: u32,
+    /// The id the callback is sent with (the broker checks whether it is
+    /// known, so that a member that runs again does not send it twice).
+    pub callback_id: TaskId,
+    /// Seconds to keep the group's bookkeeping after the latest report.
+    pub ttl_s: u64,
+    /// How the member ended.
+    pub outcome: MemberOutcome,
+}
+
+/// What a group looks like after a report (see [`Broker::group_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupStatus {
+    /// Not every member has succeeded yet; `done` have.
+    Pending {
+        /// Members that have succeeded (each counted once).
+        done: u32,
+    },
+    /// Every member has succeeded and the callback is not known yet: here
+    /// are the outputs, in member order. Send the callback now.
+    Complete(Vec<Vec<u8>>),
+    /// Every member has succeeded and the callback was already sent.
+    CallbackSent,
+    /// A member failed: the callback never runs.
+    Failed(GroupFailure),
+}
+
+/// The member failure recorded on a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFailure {
+    /// The failed member's position.
+    pub index: u32,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// The bookkeeping of a chord's group (see [`Broker::group_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// Members that have succeeded (each counted once).
+    pub succeeded: u32,
+    /// The first member failure, if any: the callback never runs.
+    pub failed: Option<GroupFailure>,
+}
+
 /// The answer to [`Broker::acquire_rate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateDecision {
@@ -367,6 +430,17 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
         limit: &RateLimit,
         now_ms: u64,
     ) -> Result<RateDecision>;
+
+    /// Records how a chord member ended, atomically: a success stores its
+    /// output under its index unless one is stored already (so a member that
+    /// runs twice counts once); a failure marks the group failed unless that
+    /// member had already succeeded. Returns the group's status; when it is
+    /// [`GroupStatus::Complete`], the caller sends the callback with
+    /// `callback_id` (deduplicated).
+    async fn group_report(&self, report: &GroupReport) -> Result<GroupStatus>;
+
+    /// The bookkeeping of group `group_id` (empty if unknown or expired).
+    async fn group_state(&self, group_id: &str) -> Result<GroupState>;
 }
 
 /// The window a rate-limited start at `now_ms` falls in, and what to answer

@@ -100,6 +100,36 @@ impl RawSignature {
         }
     }
 
+    /// A call of task `T` with only its *trailing* arguments, as a tuple:
+    /// the leading one is filled in later by a chain (the previous task's
+    /// output) or a chord (the list of member outputs). Options are `T`'s
+    /// defaults.
+    ///
+    /// ```
+    /// # use taskq::{task, RawSignature, TaskError};
+    /// #[task(name = "docs.report")]
+    /// async fn report(totals: Vec<u64>, title: String) -> Result<String, TaskError> {
+    ///     Ok(format!("{title}: {totals:?}"))
+    /// }
+    ///
+    /// let callback = RawSignature::partial::<report>(&("nightly",)).unwrap();
+    /// assert_eq!(callback.name, "docs.report");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if the arguments cannot be encoded.
+    pub fn partial<T: Task>(rest: &impl Serialize) -> Result<Self> {
+        let args = rmp_serde::to_vec(rest)
+            .map_err(|e| Error::encode(format!("arguments of task {}", T::NAME), e))?;
+        Ok(RawSignature {
+            name: T::NAME.to_owned(),
+            args,
+            options: SendOptions::from_task_options(&T::OPTIONS),
+            link: Vec::new(),
+            group: None,
+        })
+    }
+
     /// Turns the call into a broker message, fixing its id and timestamps.
     ///
     /// # Errors

@@ -303,6 +303,9 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     };
     if env.expires_at_ms.is_some_and(|e| e <= now_ms()) {
         let f = TaskFailure::new(FailureKind::Expired, "expired before it started");
+        if env.group.is_some() {
+            crate::canvas::on_failure(&shared.client, &env, &f.message).await;
+        }
         let _ = shared.acks.send(record(OutcomeKind::Canceled(f)));
         return;
     }
@@ -315,6 +318,9 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
             ),
         );
         tracing::error!(task.id = %id, task.name = %env.name, "unregistered task");
+        if env.group.is_some() {
+            crate::canvas::on_failure(&shared.client, &env, &f.message).await;
+        }
         let _ = shared.acks.send(record(OutcomeKind::Failed(f)));
         return;
     };
@@ -390,6 +396,13 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     match dispose(&id, &env, started_ms, exec, &run) {
         Disposition::Record(outcome) => {
             span.in_scope(|| log_outcome(&outcome, started_ms));
+            if env.group.is_some()
+                && let OutcomeKind::Failed(f) | OutcomeKind::Canceled(f) = &outcome.kind
+            {
+                crate::canvas::on_failure(&shared.client, &env, &f.to_string())
+                    .instrument(span.clone())
+                    .await;
+            }
             let _ = shared.acks.send(Ack::Outcome(outcome));
         }
         Disposition::HandBack => {

@@ -120,6 +120,13 @@ impl Keys {
         format!("{}:rate:{task}", self.prefix)
     }
 
+    /// HASH: the bookkeeping of chord group `group`: field `<index>` =
+    /// the member's MessagePack output (set once), `failed` = `<index>
+    /// <reason>` once a member failed for good.
+    pub(crate) fn group(&self, group: &str) -> String {
+        format!("{}:group:{group}", self.prefix)
+    }
+
     /// Channel: receives the final state of task `id` when it ends.
     pub(crate) fn done_channel(&self, id: &str) -> String {
         format!("{}:done:{id}", self.prefix)
@@ -162,6 +169,7 @@ mod tests {
             k.res_waiting(),
             k.res_ready(),
             k.rate("t"),
+            k.group("g"),
         ] {
             assert!(key.starts_with("{ns}:"), "{key}");
         }

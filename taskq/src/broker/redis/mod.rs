@@ -8,6 +8,7 @@
 //! when the lease expires, any other worker's reaper returns them to their
 //! queues. See `docs/redis-keys.md` for every key.
 
+mod canvas;
 mod consumer;
 mod keys;
 mod listener;
@@ -23,8 +24,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{OnceCell, broadcast};
 
 use super::{
-    Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, HandBack, Liveness,
-    Message, Outcome, QueueDepth, RateDecision, ReapReport, Started, WorkerId, WorkerInfo,
+    Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, GroupReport,
+    GroupState, GroupStatus, HandBack, Liveness, Message, Outcome, QueueDepth, RateDecision,
+    ReapReport, Started, WorkerId, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, TaskRecord};
@@ -348,6 +350,14 @@ impl Broker for RedisBroker {
         } else {
             RateDecision::Delay { until_ms: until }
         })
+    }
+
+    async fn group_report(&self, report: &GroupReport) -> Result<GroupStatus> {
+        self.report_to_group(report).await
+    }
+
+    async fn group_state(&self, group_id: &str) -> Result<GroupState> {
+        self.read_group(group_id).await
     }
 }
 

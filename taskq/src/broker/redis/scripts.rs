@@ -24,6 +24,7 @@ pub(crate) struct Scripts {
     pub(crate) dead_letter: Script,
     pub(crate) progress: Script,
     pub(crate) rate_limit: Script,
+    pub(crate) group: Script,
 }
 
 impl Scripts {
@@ -41,6 +42,7 @@ impl Scripts {
             dead_letter: with_reservations(include_str!("scripts/dead_letter.lua")),
             progress: Script::new(include_str!("scripts/progress.lua")),
             rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
+            group: Script::new(include_str!("scripts/group.lua")),
         }
     }
 }
