@@ -76,6 +76,9 @@ pub mod broker;
 pub mod canvas;
 mod client;
 mod error;
+#[cfg(feature = "lock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lock")))]
+pub mod lock;
 mod result;
 pub mod task;
 #[cfg(feature = "testing")]

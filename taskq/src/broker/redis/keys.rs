@@ -127,6 +127,23 @@ impl Keys {
         format!("{}:group:{group}", self.prefix)
     }
 
+    /// STRING: the lock `name`, `<fencing token> <owner>`, with the
+    /// holder's TTL.
+    pub(crate) fn lock(&self, name: &str) -> String {
+        format!("{}:lock:{name}", self.prefix)
+    }
+
+    /// STRING: the fencing counter of lock `name` (INCR per grant; never
+    /// expires, so tokens keep increasing across the lock's whole life).
+    pub(crate) fn lock_fence(&self, name: &str) -> String {
+        format!("{}:lockfence:{name}", self.prefix)
+    }
+
+    /// Channel: `released` when lock `name` is released by its holder.
+    pub(crate) fn lock_channel(&self, name: &str) -> String {
+        format!("{}:lockfree:{name}", self.prefix)
+    }
+
     /// Channel: receives the final state of task `id` when it ends.
     pub(crate) fn done_channel(&self, id: &str) -> String {
         format!("{}:done:{id}", self.prefix)
@@ -170,6 +187,8 @@ mod tests {
             k.res_ready(),
             k.rate("t"),
             k.group("g"),
+            k.lock("l"),
+            k.lock_fence("l"),
         ] {
             assert!(key.starts_with("{ns}:"), "{key}");
         }

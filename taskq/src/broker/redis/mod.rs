@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::result::{CancelStatus, TaskRecord};
 use crate::task::{Priority, RateLimit, TaskId};
 pub(crate) use keys::Keys;
+pub(crate) use listener::DoneWatch;
 use listener::Listener;
 use scripts::Scripts;
 
@@ -182,6 +183,12 @@ impl RedisBroker {
 
     pub(crate) fn config(&self) -> &RedisConfig {
         &self.inner.config
+    }
+
+    /// Subscribes to `channel` (through the shared pub/sub connection); the
+    /// watch's `notify` fires on every message until it is dropped.
+    pub(crate) async fn watch(&self, channel: String) -> Result<DoneWatch> {
+        self.listener().await?.watch(channel).await
     }
 
     async fn listener(&self) -> Result<&Listener> {

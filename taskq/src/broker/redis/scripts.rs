@@ -25,6 +25,9 @@ pub(crate) struct Scripts {
     pub(crate) progress: Script,
     pub(crate) rate_limit: Script,
     pub(crate) group: Script,
+    pub(crate) lock_acquire: Script,
+    pub(crate) lock_renew: Script,
+    pub(crate) lock_release: Script,
 }
 
 impl Scripts {
@@ -43,6 +46,9 @@ impl Scripts {
             progress: Script::new(include_str!("scripts/progress.lua")),
             rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
             group: Script::new(include_str!("scripts/group.lua")),
+            lock_acquire: Script::new(include_str!("scripts/lock_acquire.lua")),
+            lock_renew: Script::new(include_str!("scripts/lock_renew.lua")),
+            lock_release: Script::new(include_str!("scripts/lock_release.lua")),
         }
     }
 }
