@@ -72,6 +72,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "beat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beat")))]
+pub mod beat;
 pub mod broker;
 pub mod canvas;
 mod client;

@@ -144,6 +144,31 @@ impl Keys {
         format!("{}:lockfree:{name}", self.prefix)
     }
 
+    /// HASH: beat schedule `name`: its definition (`when`, `task`,
+    /// `enabled`, `threshold`) and state (`next`, `last_run`, `last_fired`,
+    /// `last_task`, `last_outcome`, `failures`, `remaining`, `runs`, `rev`,
+    /// ...).
+    pub(crate) fn beat_schedule(&self, name: &str) -> String {
+        format!("{}:beat:s:{name}", self.prefix)
+    }
+
+    /// ZSET: name → next run (ms) of every enabled beat schedule that has
+    /// one.
+    pub(crate) fn beat_due(&self) -> String {
+        format!("{}:beat:due", self.prefix)
+    }
+
+    /// SET: the names of all beat schedules.
+    pub(crate) fn beat_names(&self) -> String {
+        format!("{}:beat:names", self.prefix)
+    }
+
+    /// HASH: task id → schedule name, for fired tasks whose outcome the
+    /// beats have not recorded yet.
+    pub(crate) fn beat_pending(&self) -> String {
+        format!("{}:beat:pending", self.prefix)
+    }
+
     /// Channel: receives the final state of task `id` when it ends.
     pub(crate) fn done_channel(&self, id: &str) -> String {
         format!("{}:done:{id}", self.prefix)
@@ -189,6 +214,10 @@ mod tests {
             k.group("g"),
             k.lock("l"),
             k.lock_fence("l"),
+            k.beat_schedule("s"),
+            k.beat_due(),
+            k.beat_names(),
+            k.beat_pending(),
         ] {
             assert!(key.starts_with("{ns}:"), "{key}");
         }

@@ -8,6 +8,8 @@
 //! when the lease expires, any other worker's reaper returns them to their
 //! queues. See `docs/redis-keys.md` for every key.
 
+#[cfg(feature = "beat")]
+mod beat;
 mod canvas;
 mod consumer;
 mod keys;
@@ -31,6 +33,8 @@ use super::{
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, TaskRecord};
 use crate::task::{Priority, RateLimit, TaskId};
+#[cfg(feature = "beat")]
+pub(crate) use beat::{BeatFire, BeatPut, FireStatus, PutStatus};
 pub(crate) use keys::Keys;
 pub(crate) use listener::DoneWatch;
 use listener::Listener;

@@ -28,6 +28,9 @@ pub(crate) struct Scripts {
     pub(crate) lock_acquire: Script,
     pub(crate) lock_renew: Script,
     pub(crate) lock_release: Script,
+    pub(crate) beat_put: Script,
+    pub(crate) beat_fire: Script,
+    pub(crate) beat_outcome: Script,
 }
 
 impl Scripts {
@@ -49,6 +52,14 @@ impl Scripts {
             lock_acquire: Script::new(include_str!("scripts/lock_acquire.lua")),
             lock_renew: Script::new(include_str!("scripts/lock_renew.lua")),
             lock_release: Script::new(include_str!("scripts/lock_release.lua")),
+            beat_put: Script::new(include_str!("scripts/beat_put.lua")),
+            // The CAS prelude, then enqueue.lua's body: one atomic step.
+            beat_fire: with_reservations(&format!(
+                "{}\n{}",
+                include_str!("scripts/beat_fire.lua"),
+                include_str!("scripts/enqueue.lua")
+            )),
+            beat_outcome: Script::new(include_str!("scripts/beat_outcome.lua")),
         }
     }
 }
