@@ -78,6 +78,13 @@ impl<S> SessionShared<S> {
         self.running().keys().cloned().collect()
     }
 
+    /// Counts an outcome of task type `name` in the metrics (if any) and
+    /// queues it for the ack loop.
+    fn record(&self, name: &str, outcome: Outcome) {
+        self.config.observer.outcome(name, &outcome.kind);
+        let _ = self.acks.send(Ack::Outcome(outcome));
+    }
+
     fn info(&self) -> WorkerInfo {
         WorkerInfo {
             id: self.id.clone(),
@@ -143,6 +150,11 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
     let heartbeat = tokio::spawn(heartbeat_loop(Arc::clone(&shared), background.clone()));
     let reaper = tokio::spawn(reaper_loop(Arc::clone(&shared), background.clone()));
     let control = tokio::spawn(control_loop(Arc::clone(&shared), background.clone()));
+    let sampler = shared
+        .config
+        .observer
+        .enabled()
+        .then(|| tokio::spawn(depth_loop(Arc::clone(&shared), background.clone())));
     let acker = tokio::spawn(ack_loop(Arc::clone(&shared), acks_rx, closing.clone()));
     let starter = tokio::spawn(start_loop(Arc::clone(&shared), starts_rx));
     let tracker = TaskTracker::new();
@@ -175,6 +187,9 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
     starter.abort();
     background.cancel();
     let _ = tokio::join!(heartbeat, reaper, control);
+    if let Some(sampler) = sampler {
+        let _ = sampler.await;
+    }
     if matches!(end, SessionEnd::Shutdown) {
         if let Err(e) = shared.broker.unregister_worker(&shared.id).await {
             tracing::warn!(error = %e, "could not unregister; the reaper will return anything left");
@@ -289,24 +304,22 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
             return;
         }
     };
-    let record = |kind: OutcomeKind| {
-        Ack::Outcome(Outcome {
-            id: id.clone(),
-            queue: env.queue.clone(),
-            priority: env.priority,
-            attempt: env.attempt,
-            started_ms: 0,
-            result_ttl_s: env.result_ttl_s,
-            resources: env.resources.clone(),
-            kind,
-        })
+    let record = |kind: OutcomeKind| Outcome {
+        id: id.clone(),
+        queue: env.queue.clone(),
+        priority: env.priority,
+        attempt: env.attempt,
+        started_ms: 0,
+        result_ttl_s: env.result_ttl_s,
+        resources: env.resources.clone(),
+        kind,
     };
     if env.expires_at_ms.is_some_and(|e| e <= now_ms()) {
         let f = TaskFailure::new(FailureKind::Expired, "expired before it started");
         if env.group.is_some() {
             crate::canvas::on_failure(&shared.client, &env, &f.message).await;
         }
-        let _ = shared.acks.send(record(OutcomeKind::Canceled(f)));
+        shared.record(&env.name, record(OutcomeKind::Canceled(f)));
         return;
     }
     let Some(handler) = shared.registry.get(&env.name).cloned() else {
@@ -321,7 +334,7 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
         if env.group.is_some() {
             crate::canvas::on_failure(&shared.client, &env, &f.message).await;
         }
-        let _ = shared.acks.send(record(OutcomeKind::Failed(f)));
+        shared.record(&env.name, record(OutcomeKind::Failed(f)));
         return;
     };
     // Rate-limited task types count their start in Redis first; tasks
@@ -333,18 +346,24 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
             Ok(RateDecision::Allowed) => rate_started_ms = Some(now),
             Ok(RateDecision::Delay { until_ms }) => {
                 tracing::debug!(task.id = %id, task.name = %env.name, %limit, until_ms, "rate limit reached; deferred");
-                let _ = shared.acks.send(record(OutcomeKind::Defer {
-                    due_ms: until_ms,
-                    frame: delivery.frame,
-                }));
+                shared.record(
+                    &env.name,
+                    record(OutcomeKind::Defer {
+                        due_ms: until_ms,
+                        frame: delivery.frame,
+                    }),
+                );
                 return;
             }
             Err(e) => {
                 tracing::warn!(task.id = %id, error = %e, "cannot check the rate limit; deferring for a second");
-                let _ = shared.acks.send(record(OutcomeKind::Defer {
-                    due_ms: now + 1000,
-                    frame: delivery.frame,
-                }));
+                shared.record(
+                    &env.name,
+                    record(OutcomeKind::Defer {
+                        due_ms: now + 1000,
+                        frame: delivery.frame,
+                    }),
+                );
                 return;
             }
         }
@@ -371,6 +390,11 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     // A rate-limited start is dated when it was counted, so that the
     // limiter's windows and the recorded start times agree.
     let started_ms = rate_started_ms.unwrap_or_else(now_ms);
+    let due_ms = env.eta_ms.unwrap_or(env.created_ms).max(env.created_ms);
+    shared.config.observer.started(
+        &env.name,
+        Duration::from_millis(started_ms.saturating_sub(due_ms)),
+    );
     let _ = shared.starts.send(Started {
         id: id.clone(),
         attempt: env.attempt,
@@ -384,6 +408,10 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     let span = tracing::info_span!("taskq.run", task.name = %env.name, task.id = %id, task.attempt = env.attempt);
     let exec = drive(fut, &run, &limits).instrument(span.clone()).await;
     shared.running().remove(&id);
+    shared.config.observer.stopped(
+        &env.name,
+        Duration::from_millis(now_ms().saturating_sub(started_ms)),
+    );
     if let super::execute::Exec::Done(Ok(output)) = &exec
         && let Err(e) =
             crate::canvas::on_success(&shared.client, &id, &env, output, &shared.lease_lost).await
@@ -403,7 +431,7 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
                     .instrument(span.clone())
                     .await;
             }
-            let _ = shared.acks.send(Ack::Outcome(outcome));
+            shared.record(&env.name, outcome);
         }
         Disposition::HandBack => {
             span.in_scope(|| tracing::info!("handed back to its queue (shutdown)"));
@@ -476,6 +504,20 @@ async fn heartbeat_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToke
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Samples queue depths into the metrics, every `metrics_interval`.
+async fn depth_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToken) {
+    loop {
+        match shared.broker.queue_depths().await {
+            Ok(depths) => shared.config.observer.queue_depths(&depths),
+            Err(e) => tracing::debug!(error = %e, "sampling queue depths failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(shared.config.metrics_interval) => {}
+            () = stop.cancelled() => return,
         }
     }
 }

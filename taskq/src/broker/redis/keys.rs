@@ -129,17 +129,20 @@ impl Keys {
 
     /// STRING: the lock `name`, `<fencing token> <owner>`, with the
     /// holder's TTL.
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) fn lock(&self, name: &str) -> String {
         format!("{}:lock:{name}", self.prefix)
     }
 
     /// STRING: the fencing counter of lock `name` (INCR per grant; never
     /// expires, so tokens keep increasing across the lock's whole life).
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) fn lock_fence(&self, name: &str) -> String {
         format!("{}:lockfence:{name}", self.prefix)
     }
 
     /// Channel: `released` when lock `name` is released by its holder.
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) fn lock_channel(&self, name: &str) -> String {
         format!("{}:lockfree:{name}", self.prefix)
     }
@@ -148,23 +151,27 @@ impl Keys {
     /// `enabled`, `threshold`) and state (`next`, `last_run`, `last_fired`,
     /// `last_task`, `last_outcome`, `failures`, `remaining`, `runs`, `rev`,
     /// ...).
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) fn beat_schedule(&self, name: &str) -> String {
         format!("{}:beat:s:{name}", self.prefix)
     }
 
     /// ZSET: name → next run (ms) of every enabled beat schedule that has
     /// one.
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) fn beat_due(&self) -> String {
         format!("{}:beat:due", self.prefix)
     }
 
     /// SET: the names of all beat schedules.
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) fn beat_names(&self) -> String {
         format!("{}:beat:names", self.prefix)
     }
 
     /// HASH: task id → schedule name, for fired tasks whose outcome the
     /// beats have not recorded yet.
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) fn beat_pending(&self) -> String {
         format!("{}:beat:pending", self.prefix)
     }

@@ -191,6 +191,7 @@ impl RedisBroker {
 
     /// Subscribes to `channel` (through the shared pub/sub connection); the
     /// watch's `notify` fires on every message until it is dropped.
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) async fn watch(&self, channel: String) -> Result<DoneWatch> {
         self.listener().await?.watch(channel).await
     }

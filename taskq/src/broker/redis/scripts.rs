@@ -25,11 +25,17 @@ pub(crate) struct Scripts {
     pub(crate) progress: Script,
     pub(crate) rate_limit: Script,
     pub(crate) group: Script,
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) lock_acquire: Script,
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) lock_renew: Script,
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
     pub(crate) lock_release: Script,
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) beat_put: Script,
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) beat_fire: Script,
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
     pub(crate) beat_outcome: Script,
 }
 
