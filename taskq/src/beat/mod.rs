@@ -115,6 +115,20 @@ pub struct TickReport {
     pub outcomes: usize,
     /// Schedules disabled for reaching their failure threshold.
     pub disabled: Vec<String>,
+    /// Due schedules that could not be fired (e.g. a definition this
+    /// version cannot read); they are retried after `poll_interval`.
+    pub errors: usize,
+}
+
+/// What [`Beat::fire`] did.
+enum Fired {
+    /// This beat fired the occurrence, as this task.
+    Now(TaskId),
+    /// Another beat fired it first, or the schedule changed meanwhile.
+    Stale,
+    /// The due entry's schedule is gone or disabled (should not happen:
+    /// they change together).
+    Inconsistent,
 }
 
 /// Fires due schedules (see the [module docs](self)).
@@ -153,7 +167,10 @@ impl Beat {
             let wait = match self.tick_inner(check_outcomes).await {
                 Ok(report) => {
                     backoff = Duration::from_millis(100);
-                    if report.fired.len() + report.stale >= self.config.batch {
+                    if report.errors > 0 {
+                        // Something due cannot be fired: do not spin on it.
+                        self.config.poll_interval
+                    } else if report.fired.len() + report.stale >= self.config.batch {
                         Duration::ZERO
                     } else {
                         self.until_next_due().await
@@ -204,9 +221,16 @@ impl Beat {
         let due = broker.beat_due_now(now_ms(), self.config.batch).await?;
         for (name, due_ms) in due {
             match self.fire(&name, due_ms).await {
-                Ok(Some(id)) => report.fired.push((name, due_ms, id)),
-                Ok(None) => report.stale += 1,
-                Err(e) => tracing::warn!(schedule = %name, error = %e, "firing a schedule failed"),
+                Ok(Fired::Now(id)) => report.fired.push((name, due_ms, id)),
+                Ok(Fired::Stale) => report.stale += 1,
+                Ok(Fired::Inconsistent) => {
+                    tracing::warn!(schedule = %name, "a due schedule is missing or disabled; skipping it");
+                    report.errors += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(schedule = %name, error = %e, "firing a schedule failed");
+                    report.errors += 1;
+                }
             }
         }
         if check_outcomes {
@@ -215,15 +239,15 @@ impl Beat {
         Ok(report)
     }
 
-    /// Fires occurrence `due_ms` of `name`; `None` if another beat did.
-    async fn fire(&self, name: &str, due_ms: u64) -> Result<Option<TaskId>> {
+    /// Fires occurrence `due_ms` of `name`.
+    async fn fire(&self, name: &str, due_ms: u64) -> Result<Fired> {
         let broker = &self.schedules.broker;
         let Some(fields) = broker.beat_fields(name).await? else {
-            return Ok(None);
+            return Ok(Fired::Inconsistent);
         };
         let entry = ScheduleEntry::from_fields(name, &fields)?;
         if !entry.schedule.enabled {
-            return Ok(None);
+            return Ok(Fired::Inconsistent);
         }
         let anchor = fields
             .get("anchor")
@@ -252,7 +276,7 @@ impl Beat {
             })
             .await?;
         match status {
-            FireStatus::Stale => Ok(None),
+            FireStatus::Stale => Ok(Fired::Stale),
             FireStatus::Fired(s) => {
                 if plan.coalesced {
                     tracing::info!(schedule = %name, due_ms, late_ms = now.saturating_sub(due_ms), "fired once for missed occurrences");
@@ -262,7 +286,7 @@ impl Beat {
                 } else {
                     tracing::debug!(schedule = %name, task.id = %id, due_ms, "fired");
                 }
-                Ok(Some(id))
+                Ok(Fired::Now(id))
             }
         }
     }
