@@ -20,6 +20,8 @@ pub(crate) struct TaskArgs {
     pub(crate) expires: Option<u64>,
     pub(crate) result_ttl: Option<u64>,
     pub(crate) on_worker_lost_fail: Option<bool>,
+    /// (starts per window, window in ms)
+    pub(crate) rate_limit: Option<(u32, u64)>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -31,7 +33,8 @@ pub(crate) enum Priority {
 }
 
 const KEYS: &str = "`name`, `queue`, `priority`, `max_retries`, `retry_delay`, `retry_delay_max`, \
-`retry_jitter`, `soft_time_limit`, `time_limit`, `expires`, `result_ttl`, `on_worker_lost`, `crate`";
+`retry_jitter`, `soft_time_limit`, `time_limit`, `expires`, `result_ttl`, `on_worker_lost`, \
+`rate_limit`, `crate`";
 
 impl Parse for TaskArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -156,6 +159,10 @@ impl TaskArgs {
                     }
                 });
             }
+            "rate_limit" => {
+                dup(self.rate_limit.is_some())?;
+                self.rate_limit = Some(rate_limit(&pair.value)?);
+            }
             "crate" => {
                 dup(self.krate.is_some())?;
                 let s = lit_str(&pair.value)?;
@@ -198,6 +205,29 @@ fn lit_bool(expr: &Expr) -> syn::Result<bool> {
         Some(Lit::Bool(b)) => Ok(b.value),
         _ => Err(syn::Error::new_spanned(expr, "expected `true` or `false`")),
     }
+}
+
+/// Parses `"100/s"`, `"30/m"` or `"1000/h"` into (count, window in ms).
+fn rate_limit(expr: &Expr) -> syn::Result<(u32, u64)> {
+    let bad = || {
+        syn::Error::new_spanned(
+            expr,
+            "expected a rate limit such as \"100/s\", \"30/m\" or \"1000/h\" (at least 1 per window)",
+        )
+    };
+    let s = lit_str(expr)?.value();
+    let (count, unit) = s.split_once('/').ok_or_else(bad)?;
+    let count: u32 = count.trim().parse().map_err(|_| bad())?;
+    if count == 0 {
+        return Err(bad());
+    }
+    let window = match unit.trim() {
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    Ok((count, window))
 }
 
 /// Parses `"250ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"` or an integer number

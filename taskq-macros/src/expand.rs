@@ -257,6 +257,9 @@ fn options(args: &TaskArgs, p: &TokenStream) -> TokenStream {
         };
         o = quote!(#o.on_worker_lost(#v));
     }
+    if let Some((count, window_ms)) = args.rate_limit {
+        o = quote!(#o.rate_limit(#p::RateLimit::new(#count, #p::Duration::from_millis(#window_ms))));
+    }
     o
 }
 

@@ -47,6 +47,7 @@ use proc_macro::TokenStream;
 /// | `expires` | duration after sending | none |
 /// | `result_ttl` | duration the result is kept | `"1d"` |
 /// | `on_worker_lost` | `"requeue"` or `"fail"` | `"requeue"` |
+/// | `rate_limit` | `"100/s"`, `"30/m"`, `"1000/h"`: cluster-wide starts per window (see `taskq::RateLimit`) | none |
 /// | `crate` | path of the taskq crate | `"taskq"` |
 ///
 /// Durations are written `"250ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.

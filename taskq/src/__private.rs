@@ -6,5 +6,6 @@ pub use std::result::Result;
 pub use std::time::Duration;
 
 pub use crate::task::{
-    Handler, OnWorkerLost, Priority, Signature, Task, TaskContext, TaskError, TaskOptions,
+    Handler, OnWorkerLost, Priority, RateLimit, Signature, Task, TaskContext, TaskError,
+    TaskOptions,
 };

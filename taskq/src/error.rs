@@ -89,6 +89,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A rate limit specification could not be parsed.
+    #[error("invalid rate limit {spec:?}: {reason}")]
+    InvalidRateLimit {
+        /// The text that was given.
+        spec: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
     /// A lock could not be acquired before the deadline.
     #[error("lock {0:?} is held by someone else")]
     LockBusy(String),

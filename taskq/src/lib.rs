@@ -52,15 +52,21 @@
 //!   the order they were sent, and wait without holding a worker slot.
 //! - **Results** are stored with a TTL and awaited through a notification,
 //!   not by polling.
+//! - **Coordination**: lease locks with fencing tokens, beat schedules that
+//!   fire each occurrence exactly once with any number of beat processes,
+//!   cluster-wide rate limits per task type, and chords.
 //!
 //! ## Crate layout
 //!
 //! | module | what |
 //! |---|---|
-//! | [`task`] | [`Task`], [`Handler`], options, [`TaskError`], [`Signature`], [`TaskContext`] |
+//! | [`task`](mod@task) | [`Task`], [`Handler`], options, [`TaskError`], [`Signature`], [`TaskContext`] |
 //! | [`broker`] | the [`Broker`](broker::Broker) contract, [`RedisBroker`], [`MemoryBroker`] |
 //! | [`worker`] | [`Worker`](worker::Worker) and its builder |
-//! | [`canvas`] | chains and groups |
+//! | [`canvas`] | chains, groups and chords |
+//! | `lock` | distributed lease locks with fencing tokens (feature `lock`) |
+//! | `beat` | periodic tasks with schedules in Redis (feature `beat`) |
+//! | `metrics` | Prometheus metrics and exporter (feature `metrics`) |
 //! | [`wire`] | the versioned MessagePack envelope |
 //!
 //! ## Feature flags
@@ -68,14 +74,27 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `macros` | yes | the [`#[task]`](macro@task) attribute |
+//! | `lock` | yes | `taskq::lock`: lease locks with fencing tokens |
+//! | `beat` | yes | `taskq::beat`: schedules (adds `cron`, `chrono`) |
+//! | `metrics` | no | `taskq::metrics`: Prometheus metrics (adds `prometheus-client`) |
+//! | `cli` | no | the `taskq` inspection binary (adds `clap`, `serde_json`) |
 //! | `testing` | no | [`testing::RedisServer`]: a private `redis-server` for tests |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "beat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beat")))]
+pub mod beat;
 pub mod broker;
 pub mod canvas;
 mod client;
 mod error;
+#[cfg(feature = "lock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lock")))]
+pub mod lock;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod result;
 pub mod task;
 #[cfg(feature = "testing")]
@@ -92,7 +111,7 @@ pub use client::Client;
 pub use error::{Error, Result};
 pub use result::{AsyncResult, CancelStatus, FailureKind, TaskFailure, TaskRecord, TaskState};
 pub use task::{
-    CancelReason, Handler, OnWorkerLost, Priority, RawSignature, Resource, ResourceMode,
+    CancelReason, Handler, OnWorkerLost, Priority, RateLimit, RawSignature, Resource, ResourceMode,
     RetryPolicy, Signature, Task, TaskContext, TaskError, TaskId, TaskOptions,
 };
 #[cfg(feature = "macros")]

@@ -69,6 +69,15 @@ pub struct Envelope {
     /// Group/chord bookkeeping when the task is a member of a group.
     #[serde(default)]
     pub group: Option<GroupMembership>,
+    /// The task type's cluster-wide rate limit (absent for most tasks, and
+    /// then not encoded at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::task::RateLimit>,
+    /// When the current attempt was due (ms since the Unix epoch): the ETA of
+    /// a delayed send or the end of a retry backoff; absent when sent to run
+    /// now. Used to measure how long a task waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_ms: Option<u64>,
 }
 
 /// Membership of a task in a group whose results are collected (a chord).
@@ -159,6 +168,8 @@ mod tests {
             headers: BTreeMap::from([("k".into(), "v".into())]),
             link: vec![],
             group: None,
+            rate_limit: Some(crate::task::RateLimit::per_second(5)),
+            eta_ms: None,
         }
     }
 

@@ -11,13 +11,14 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::{
-    Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport, HandBack,
-    Liveness, Message, Outcome, OutcomeKind, QueueDepth, ReapReport, Started, WorkerId, WorkerInfo,
-    decode_dead_letter, encode_dead_letter,
+    Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport, GroupFailure,
+    GroupReport, GroupState, GroupStatus, HandBack, Liveness, MemberOutcome, Message, Outcome,
+    OutcomeKind, QueueDepth, RateDecision, ReapReport, Started, WorkerId, WorkerInfo,
+    decode_dead_letter, encode_dead_letter, rate_decision,
 };
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, FailureKind, TaskFailure, TaskRecord, TaskState};
-use crate::task::{OnWorkerLost, Priority, Resource, ResourceMode, TaskId};
+use crate::task::{OnWorkerLost, Priority, RateLimit, Resource, ResourceMode, TaskId};
 use crate::time::{millis, now_ms};
 use crate::wire::{decode_frame, frame_id_lossy, split_frame};
 
@@ -73,7 +74,14 @@ struct State {
     dead: VecDeque<Vec<u8>>,
     res: Reservations,
     seq: u64,
+    /// task name → (window number, starts counted in it)
+    rates: HashMap<String, (u64, u64)>,
+    /// chord group id → its bookkeeping
+    groups: HashMap<String, MemGroup>,
 }
+
+/// A chord group: member outputs by index, and the first failure.
+type MemGroup = (BTreeMap<u32, Vec<u8>>, Option<GroupFailure>);
 
 struct Stored {
     record: TaskRecord,
@@ -568,7 +576,8 @@ impl Broker for MemoryBroker {
                 }
                 st.kills.remove(id);
                 st.canceled.remove(id);
-                if let Some(s) = st.record_mut(id) {
+                let deferred = matches!(o.kind, OutcomeKind::Defer { .. });
+                if let Some(s) = st.record_mut(id).filter(|_| !deferred) {
                     s.record.attempt = o.attempt;
                     s.record.worker = Some(worker.clone());
                     if o.started_ms > 0 {
@@ -585,6 +594,22 @@ impl Broker for MemoryBroker {
                     }
                     OutcomeKind::Canceled(f) => {
                         st.finalize(id, TaskState::Canceled, Some(f.clone()), None)
+                    }
+                    OutcomeKind::Defer { due_ms, frame } => {
+                        let canceled = st
+                            .record_mut(id)
+                            .is_some_and(|s| s.record.state == TaskState::Canceled);
+                        if !canceled {
+                            if let Some(s) = st.record_mut(id) {
+                                s.record.eta_ms = Some(*due_ms);
+                            }
+                            st.seq += 1;
+                            let seq = st.seq;
+                            st.delayed.insert(
+                                (*due_ms, seq),
+                                (o.queue.clone(), o.priority, frame.clone()),
+                            );
+                        }
                     }
                     OutcomeKind::Retry {
                         failure,
@@ -855,6 +880,68 @@ impl Broker for MemoryBroker {
             }
         }
         Ok(frames.len())
+    }
+
+    async fn acquire_rate(
+        &self,
+        task: &str,
+        limit: &RateLimit,
+        now_ms: u64,
+    ) -> Result<RateDecision> {
+        let window = now_ms / limit.window_ms();
+        let mut st = self.lock();
+        let entry = st.rates.entry(task.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        Ok(rate_decision(limit, now_ms, entry.1))
+    }
+
+    async fn group_report(&self, r: &GroupReport) -> Result<GroupStatus> {
+        let mut st = self.lock();
+        let sent = st.record_mut(r.callback_id.as_str()).is_some();
+        let (outputs, failed) = st.groups.entry(r.group_id.clone()).or_default();
+        match &r.outcome {
+            MemberOutcome::Failed(reason) => {
+                if failed.is_none() && !outputs.contains_key(&r.index) {
+                    *failed = Some(GroupFailure {
+                        index: r.index,
+                        reason: reason.clone(),
+                    });
+                }
+                return Ok(match failed {
+                    Some(f) => GroupStatus::Failed(f.clone()),
+                    None => GroupStatus::Pending {
+                        done: outputs.len() as u32,
+                    },
+                });
+            }
+            MemberOutcome::Succeeded(output) => {
+                if let Some(f) = failed {
+                    return Ok(GroupStatus::Failed(f.clone()));
+                }
+                outputs.entry(r.index).or_insert_with(|| output.clone());
+            }
+        }
+        let done = outputs.len() as u32;
+        Ok(if done < r.size {
+            GroupStatus::Pending { done }
+        } else if sent {
+            GroupStatus::CallbackSent
+        } else {
+            GroupStatus::Complete(outputs.values().cloned().collect())
+        })
+    }
+
+    async fn group_state(&self, group_id: &str) -> Result<GroupState> {
+        Ok(match self.lock().groups.get(group_id) {
+            Some((outputs, failed)) => GroupState {
+                succeeded: outputs.len() as u32,
+                failed: failed.clone(),
+            },
+            None => GroupState::default(),
+        })
     }
 }
 

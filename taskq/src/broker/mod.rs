@@ -29,7 +29,7 @@ pub use redis::{RedisBroker, RedisConfig};
 
 use crate::error::Result;
 use crate::result::{CancelStatus, TaskFailure, TaskRecord};
-use crate::task::{Priority, Resource, TaskId};
+use crate::task::{Priority, RateLimit, Resource, TaskId};
 
 /// A task ready to enter the broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +117,92 @@ pub enum OutcomeKind {
         due_ms: u64,
         /// The frame to queue again.
         frame: Vec<u8>,
+    },
+    /// Did not run (its task type's rate limit was reached) and goes back to
+    /// its queue at `due_ms`, unchanged: no attempt is counted, its
+    /// reservations are kept, and its record keeps its state. A task
+    /// canceled meanwhile is dropped instead.
+    Defer {
+        /// When to try again (ms since the Unix epoch).
+        due_ms: u64,
+        /// The frame to queue again (as it was delivered).
+        frame: Vec<u8>,
+    },
+}
+
+/// How one member of a chord ended (see [`Broker::group_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberOutcome {
+    /// It succeeded with this MessagePack-encoded output.
+    Succeeded(Vec<u8>),
+    /// It failed (or was canceled) for good, for this reason.
+    Failed(String),
+}
+
+/// A chord member's report to its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupReport {
+    /// The group's id.
+    pub group_id: String,
+    /// The member's position (0-based).
+    pub index: u32,
+    /// How many members the group has.
+    pub size: u32,
+    /// The id the callback is sent with (the broker checks whether it is
+    /// known, so that a member that runs again does not send it twice).
+    pub callback_id: TaskId,
+    /// Seconds to keep the group's bookkeeping after the latest report.
+    pub ttl_s: u64,
+    /// How the member ended.
+    pub outcome: MemberOutcome,
+}
+
+/// What a group looks like after a report (see [`Broker::group_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupStatus {
+    /// Not every member has succeeded yet; `done` have.
+    Pending {
+        /// Members that have succeeded (each counted once).
+        done: u32,
+    },
+    /// Every member has succeeded and the callback is not known yet: here
+    /// are the outputs, in member order. Send the callback now.
+    Complete(Vec<Vec<u8>>),
+    /// Every member has succeeded and the callback was already sent.
+    CallbackSent,
+    /// A member failed: the callback never runs.
+    Failed(GroupFailure),
+}
+
+/// The member failure recorded on a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFailure {
+    /// The failed member's position.
+    pub index: u32,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// The bookkeeping of a chord's group (see [`Broker::group_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// Members that have succeeded (each counted once).
+    pub succeeded: u32,
+    /// The first member failure, if any: the callback never runs.
+    pub failed: Option<GroupFailure>,
+}
+
+/// The answer to [`Broker::acquire_rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// The start was counted; run the task now.
+    Allowed,
+    /// The window is full: try again at `until_ms` (the start of a later
+    /// window; ms since the Unix epoch).
+    Delay {
+        /// When to try again.
+        until_ms: u64,
     },
 }
 
@@ -329,6 +415,49 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// Removes every ready and delayed task of `queue`; returns how many.
     /// Their records are marked canceled.
     async fn purge_queue(&self, queue: &str) -> Result<usize>;
+
+    /// Counts one start of task type `task` against its cluster-wide
+    /// `limit`, in the fixed window that contains `now_ms` (windows are
+    /// aligned to the Unix epoch: window = `floor(now_ms / per)`).
+    ///
+    /// Refused starts are counted too: the k-th refused start of a window is
+    /// told to come back at the start of window `+ceil(k / count)`, so a
+    /// backlog spreads over the following windows instead of stampeding into
+    /// the next one.
+    async fn acquire_rate(
+        &self,
+        task: &str,
+        limit: &RateLimit,
+        now_ms: u64,
+    ) -> Result<RateDecision>;
+
+    /// Records how a chord member ended, atomically: a success stores its
+    /// output under its index unless one is stored already (so a member that
+    /// runs twice counts once); a failure marks the group failed unless that
+    /// member had already succeeded. Returns the group's status; when it is
+    /// [`GroupStatus::Complete`], the caller sends the callback with
+    /// `callback_id` (deduplicated).
+    async fn group_report(&self, report: &GroupReport) -> Result<GroupStatus>;
+
+    /// The bookkeeping of group `group_id` (empty if unknown or expired).
+    async fn group_state(&self, group_id: &str) -> Result<GroupState>;
+}
+
+/// The window a rate-limited start at `now_ms` falls in, and what to answer
+/// for the `n`-th start (1-based) counted in it. Shared by both brokers (the
+/// Redis script computes the same).
+pub(crate) fn rate_decision(limit: &RateLimit, now_ms: u64, n: u64) -> RateDecision {
+    let win = limit.window_ms();
+    let w = now_ms / win;
+    let count = u64::from(limit.count.max(1));
+    if n <= count {
+        RateDecision::Allowed
+    } else {
+        let k = n - count;
+        RateDecision::Delay {
+            until_ms: (w + k.div_ceil(count)) * win,
+        }
+    }
 }
 
 /// Encodes a dead-letter entry: `<at_ms> <reason>\n<frame>`.
@@ -360,6 +489,20 @@ pub(crate) fn decode_dead_letter(entry: &[u8]) -> DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_starts_spread_over_later_windows() {
+        let l = RateLimit::per_second(2);
+        assert_eq!(rate_decision(&l, 5_300, 1), RateDecision::Allowed);
+        assert_eq!(rate_decision(&l, 5_300, 2), RateDecision::Allowed);
+        for (n, until) in [(3, 6_000), (4, 6_000), (5, 7_000), (6, 7_000), (7, 8_000)] {
+            assert_eq!(
+                rate_decision(&l, 5_999, n),
+                RateDecision::Delay { until_ms: until },
+                "start {n}"
+            );
+        }
+    }
 
     #[test]
     fn dead_letter_round_trip() {

@@ -143,6 +143,109 @@ impl Resource {
     }
 }
 
+/// How often tasks of one type may start, cluster-wide: at most `count`
+/// starts per window of `per` (`#[task(rate_limit = "100/s")]`).
+///
+/// Windows are fixed and aligned to the Unix epoch: the window of a start at
+/// time `t` (ms since the epoch) is `floor(t / per)`. All workers share one
+/// counter per task name in Redis, so the limit holds across processes and
+/// hosts (as far as their clocks agree). A worker that finds the window full
+/// does not run the task and does not count an attempt: it puts the task
+/// back as a delayed task due when a later window opens.
+///
+/// Fixed windows are cheap (one small hash per task type, O(1) per start)
+/// but, like every fixed-window limiter, they allow up to twice the limit
+/// within one `per` that straddles a window boundary. Tasks without a rate
+/// limit cost nothing extra.
+///
+/// ```
+/// use taskq::{task, RateLimit, TaskError};
+///
+/// #[task(name = "mail.send", rate_limit = "100/m")]
+/// async fn send_mail(to: String) -> Result<(), TaskError> {
+/// #   let _ = to;
+///     Ok(())
+/// }
+///
+/// use taskq::Task;
+/// assert_eq!(<send_mail as Task>::OPTIONS.rate_limit, Some(RateLimit::per_minute(100)));
+/// assert_eq!("100/m".parse::<RateLimit>().unwrap(), RateLimit::per_minute(100));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Starts allowed per window (at least 1).
+    pub count: u32,
+    /// The window length (at least 1 ms).
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// At most `count` starts per `per`.
+    pub const fn new(count: u32, per: Duration) -> Self {
+        RateLimit { count, per }
+    }
+
+    /// At most `count` starts per second.
+    pub const fn per_second(count: u32) -> Self {
+        Self::new(count, Duration::from_secs(1))
+    }
+
+    /// At most `count` starts per minute.
+    pub const fn per_minute(count: u32) -> Self {
+        Self::new(count, Duration::from_secs(60))
+    }
+
+    /// At most `count` starts per hour.
+    pub const fn per_hour(count: u32) -> Self {
+        Self::new(count, Duration::from_secs(3600))
+    }
+
+    /// The window length in milliseconds (at least 1).
+    pub fn window_ms(&self) -> u64 {
+        crate::time::millis(self.per).max(1)
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.per.as_millis() {
+            1000 => write!(f, "{}/s", self.count),
+            60_000 => write!(f, "{}/m", self.count),
+            3_600_000 => write!(f, "{}/h", self.count),
+            ms => write!(f, "{}/{ms}ms", self.count),
+        }
+    }
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = crate::Error;
+
+    /// Parses `"100/s"`, `"30/m"` or `"1000/h"`.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let bad = |reason: &str| crate::Error::InvalidRateLimit {
+            spec: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (count, unit) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| bad("expected <count>/<unit>, e.g. \"100/s\""))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| bad("the count must be a positive integer"))?;
+        if count == 0 {
+            return Err(bad("the count must be at least 1"));
+        }
+        match unit.trim() {
+            "s" => Ok(Self::per_second(count)),
+            "m" => Ok(Self::per_minute(count)),
+            "h" => Ok(Self::per_hour(count)),
+            _ => Err(bad("the unit must be s, m or h")),
+        }
+    }
+}
+
 /// The defaults a task type declares (`#[task(queue = "..", ...)]`); each
 /// send may override them through [`Signature`](crate::Signature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +269,8 @@ pub struct TaskOptions {
     pub result_ttl: Duration,
     /// What to do when the worker running the task dies.
     pub on_worker_lost: OnWorkerLost,
+    /// A cluster-wide limit on how often tasks of this type start.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl TaskOptions {
@@ -179,6 +284,7 @@ impl TaskOptions {
         expires: None,
         result_ttl: Duration::from_secs(24 * 3600),
         on_worker_lost: OnWorkerLost::Requeue,
+        rate_limit: None,
     };
 
     /// Same as [`TaskOptions::DEFAULT`].
@@ -251,6 +357,12 @@ impl TaskOptions {
         self.on_worker_lost = what;
         self
     }
+
+    /// Limits how often tasks of this type start, across all workers.
+    pub const fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
 }
 
 impl Default for TaskOptions {
@@ -295,6 +407,21 @@ mod tests {
             seen.insert(d);
         }
         assert!(seen.len() > 10, "jitter should spread delays");
+    }
+
+    #[test]
+    fn rate_limits_parse_and_print() {
+        let r: RateLimit = "100/s".parse().unwrap();
+        assert_eq!(r, RateLimit::per_second(100));
+        assert_eq!(r.to_string(), "100/s");
+        assert_eq!(
+            " 5 / m ".parse::<RateLimit>().unwrap(),
+            RateLimit::per_minute(5)
+        );
+        assert_eq!("7/h".parse::<RateLimit>().unwrap().window_ms(), 3_600_000);
+        for bad in ["", "10", "0/s", "-1/s", "10/d", "x/s"] {
+            assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{OnWorkerLost, Priority, Resource, RetryPolicy, Task, TaskId, TaskOptions};
+use super::{OnWorkerLost, Priority, RateLimit, Resource, RetryPolicy, Task, TaskId, TaskOptions};
 use crate::broker::Message;
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -41,6 +41,9 @@ pub struct SendOptions {
     pub on_worker_lost: OnWorkerLost,
     /// Application headers.
     pub headers: BTreeMap<String, String>,
+    /// The task type's cluster-wide rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl SendOptions {
@@ -59,6 +62,7 @@ impl SendOptions {
             resources: Vec::new(),
             on_worker_lost: o.on_worker_lost,
             headers: BTreeMap::new(),
+            rate_limit: o.rate_limit,
         }
     }
 }
@@ -96,6 +100,36 @@ impl RawSignature {
         }
     }
 
+    /// A call of task `T` with only its *trailing* arguments, as a tuple:
+    /// the leading one is filled in later by a chain (the previous task's
+    /// output) or a chord (the list of member outputs). Options are `T`'s
+    /// defaults.
+    ///
+    /// ```
+    /// # use taskq::{task, RawSignature, TaskError};
+    /// #[task(name = "docs.report")]
+    /// async fn report(totals: Vec<u64>, title: String) -> Result<String, TaskError> {
+    ///     Ok(format!("{title}: {totals:?}"))
+    /// }
+    ///
+    /// let callback = RawSignature::partial::<report>(&("nightly",)).unwrap();
+    /// assert_eq!(callback.name, "docs.report");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if the arguments cannot be encoded.
+    pub fn partial<T: Task>(rest: &impl Serialize) -> Result<Self> {
+        let args = rmp_serde::to_vec(rest)
+            .map_err(|e| Error::encode(format!("arguments of task {}", T::NAME), e))?;
+        Ok(RawSignature {
+            name: T::NAME.to_owned(),
+            args,
+            options: SendOptions::from_task_options(&T::OPTIONS),
+            link: Vec::new(),
+            group: None,
+        })
+    }
+
     /// Turns the call into a broker message, fixing its id and timestamps.
     ///
     /// # Errors
@@ -124,6 +158,8 @@ impl RawSignature {
             headers: o.headers,
             link: self.link,
             group: self.group,
+            rate_limit: o.rate_limit,
+            eta_ms: o.eta_ms.filter(|&eta| eta > now),
         };
         let frame = encode_frame(&id, &envelope)?;
         Ok(Message {
@@ -131,7 +167,7 @@ impl RawSignature {
             name: envelope.name,
             queue: envelope.queue,
             priority: envelope.priority,
-            eta_ms: o.eta_ms.filter(|&eta| eta > now),
+            eta_ms: envelope.eta_ms,
             resources: envelope.resources,
             result_ttl_s: envelope.result_ttl_s,
             dedupe,

@@ -22,6 +22,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) max_worker_kills: u32,
     pub(crate) poll_interval: Duration,
     pub(crate) handle_signals: bool,
+    pub(crate) observer: super::observe::Observer,
+    pub(crate) metrics_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -36,6 +38,8 @@ impl Default for WorkerConfig {
             max_worker_kills: 3,
             poll_interval: Duration::from_secs(1),
             handle_signals: true,
+            observer: super::observe::Observer::default(),
+            metrics_interval: Duration::from_secs(15),
         }
     }
 }
@@ -185,6 +189,26 @@ impl<S: Send + Sync + 'static> WorkerBuilder<S> {
     /// Whether [`Worker::run`] listens for SIGTERM and SIGINT (default true).
     pub fn handle_signals(mut self, yes: bool) -> Self {
         self.config.handle_signals = yes;
+        self
+    }
+
+    /// Reports to `metrics` (see [`crate::metrics`]): task counters, run
+    /// and wait times, tasks in flight, and queue depths sampled every
+    /// [`metrics_interval`](Self::metrics_interval). Without metrics, a
+    /// worker pays nothing for them.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.config.observer.metrics = Some(metrics.clone());
+        self
+    }
+
+    /// How often a worker with metrics samples the queue depths (default
+    /// 15 s).
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_interval(mut self, every: Duration) -> Self {
+        self.config.metrics_interval = every.max(Duration::from_millis(10));
         self
     }
 

@@ -172,12 +172,14 @@ pub(crate) fn dispose(
                 unreachable!("matched above")
             };
             let delay = after.unwrap_or_else(|| env.retry.delay_for(env.attempt));
+            let due_ms = now_ms() + crate::time::millis(delay);
             let mut next = env.clone();
             next.attempt += 1;
+            next.eta_ms = Some(due_ms);
             match encode_frame(id, &next) {
                 Ok(frame) => outcome(OutcomeKind::Retry {
                     failure: TaskFailure::new(FailureKind::Error, message),
-                    due_ms: now_ms() + crate::time::millis(delay),
+                    due_ms,
                     frame,
                 }),
                 Err(e) => failed(

@@ -19,8 +19,8 @@ use super::builder::WorkerConfig;
 use super::execute::{Disposition, Limits, dispose, drive};
 use super::registry::Registry;
 use crate::broker::{
-    Broker, ControlEvent, Delivery, HandBack, Liveness, Outcome, OutcomeKind, Started, WorkerId,
-    WorkerInfo,
+    Broker, ControlEvent, Delivery, HandBack, Liveness, Outcome, OutcomeKind, RateDecision,
+    Started, WorkerId, WorkerInfo,
 };
 use crate::client::Client;
 use crate::error::Error;
@@ -76,6 +76,13 @@ impl<S> SessionShared<S> {
 
     fn running_ids(&self) -> Vec<TaskId> {
         self.running().keys().cloned().collect()
+    }
+
+    /// Counts an outcome of task type `name` in the metrics (if any) and
+    /// queues it for the ack loop.
+    fn record(&self, name: &str, outcome: Outcome) {
+        self.config.observer.outcome(name, &outcome.kind);
+        let _ = self.acks.send(Ack::Outcome(outcome));
     }
 
     fn info(&self) -> WorkerInfo {
@@ -143,6 +150,11 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
     let heartbeat = tokio::spawn(heartbeat_loop(Arc::clone(&shared), background.clone()));
     let reaper = tokio::spawn(reaper_loop(Arc::clone(&shared), background.clone()));
     let control = tokio::spawn(control_loop(Arc::clone(&shared), background.clone()));
+    let sampler = shared
+        .config
+        .observer
+        .enabled()
+        .then(|| tokio::spawn(depth_loop(Arc::clone(&shared), background.clone())));
     let acker = tokio::spawn(ack_loop(Arc::clone(&shared), acks_rx, closing.clone()));
     let starter = tokio::spawn(start_loop(Arc::clone(&shared), starts_rx));
     let tracker = TaskTracker::new();
@@ -175,6 +187,9 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
     starter.abort();
     background.cancel();
     let _ = tokio::join!(heartbeat, reaper, control);
+    if let Some(sampler) = sampler {
+        let _ = sampler.await;
+    }
     if matches!(end, SessionEnd::Shutdown) {
         if let Err(e) = shared.broker.unregister_worker(&shared.id).await {
             tracing::warn!(error = %e, "could not unregister; the reaper will return anything left");
@@ -289,21 +304,22 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
             return;
         }
     };
-    let record = |kind: OutcomeKind| {
-        Ack::Outcome(Outcome {
-            id: id.clone(),
-            queue: env.queue.clone(),
-            priority: env.priority,
-            attempt: env.attempt,
-            started_ms: 0,
-            result_ttl_s: env.result_ttl_s,
-            resources: env.resources.clone(),
-            kind,
-        })
+    let record = |kind: OutcomeKind| Outcome {
+        id: id.clone(),
+        queue: env.queue.clone(),
+        priority: env.priority,
+        attempt: env.attempt,
+        started_ms: 0,
+        result_ttl_s: env.result_ttl_s,
+        resources: env.resources.clone(),
+        kind,
     };
     if env.expires_at_ms.is_some_and(|e| e <= now_ms()) {
         let f = TaskFailure::new(FailureKind::Expired, "expired before it started");
-        let _ = shared.acks.send(record(OutcomeKind::Canceled(f)));
+        if env.group.is_some() {
+            crate::canvas::on_failure(&shared.client, &env, &f.message).await;
+        }
+        shared.record(&env.name, record(OutcomeKind::Canceled(f)));
         return;
     }
     let Some(handler) = shared.registry.get(&env.name).cloned() else {
@@ -315,9 +331,43 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
             ),
         );
         tracing::error!(task.id = %id, task.name = %env.name, "unregistered task");
-        let _ = shared.acks.send(record(OutcomeKind::Failed(f)));
+        if env.group.is_some() {
+            crate::canvas::on_failure(&shared.client, &env, &f.message).await;
+        }
+        shared.record(&env.name, record(OutcomeKind::Failed(f)));
         return;
     };
+    // Rate-limited task types count their start in Redis first; tasks
+    // without a limit pay nothing here.
+    let mut rate_started_ms = None;
+    if let Some(limit) = env.rate_limit {
+        let now = now_ms();
+        match shared.broker.acquire_rate(&env.name, &limit, now).await {
+            Ok(RateDecision::Allowed) => rate_started_ms = Some(now),
+            Ok(RateDecision::Delay { until_ms }) => {
+                tracing::debug!(task.id = %id, task.name = %env.name, %limit, until_ms, "rate limit reached; deferred");
+                shared.record(
+                    &env.name,
+                    record(OutcomeKind::Defer {
+                        due_ms: until_ms,
+                        frame: delivery.frame,
+                    }),
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(task.id = %id, error = %e, "cannot check the rate limit; deferring for a second");
+                shared.record(
+                    &env.name,
+                    record(OutcomeKind::Defer {
+                        due_ms: now + 1000,
+                        frame: delivery.frame,
+                    }),
+                );
+                return;
+            }
+        }
+    }
     let run = Arc::new(RunInfo::new(
         id.clone(),
         env.name.clone(),
@@ -337,7 +387,14 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     if shared.lease_lost.is_cancelled() {
         run.cancel(CancelReason::LeaseLost);
     }
-    let started_ms = now_ms();
+    // A rate-limited start is dated when it was counted, so that the
+    // limiter's windows and the recorded start times agree.
+    let started_ms = rate_started_ms.unwrap_or_else(now_ms);
+    let due_ms = env.eta_ms.unwrap_or(env.created_ms).max(env.created_ms);
+    shared.config.observer.started(
+        &env.name,
+        Duration::from_millis(started_ms.saturating_sub(due_ms)),
+    );
     let _ = shared.starts.send(Started {
         id: id.clone(),
         attempt: env.attempt,
@@ -351,6 +408,10 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     let span = tracing::info_span!("taskq.run", task.name = %env.name, task.id = %id, task.attempt = env.attempt);
     let exec = drive(fut, &run, &limits).instrument(span.clone()).await;
     shared.running().remove(&id);
+    shared.config.observer.stopped(
+        &env.name,
+        Duration::from_millis(now_ms().saturating_sub(started_ms)),
+    );
     if let super::execute::Exec::Done(Ok(output)) = &exec
         && let Err(e) =
             crate::canvas::on_success(&shared.client, &id, &env, output, &shared.lease_lost).await
@@ -363,7 +424,14 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
     match dispose(&id, &env, started_ms, exec, &run) {
         Disposition::Record(outcome) => {
             span.in_scope(|| log_outcome(&outcome, started_ms));
-            let _ = shared.acks.send(Ack::Outcome(outcome));
+            if env.group.is_some()
+                && let OutcomeKind::Failed(f) | OutcomeKind::Canceled(f) = &outcome.kind
+            {
+                crate::canvas::on_failure(&shared.client, &env, &f.to_string())
+                    .instrument(span.clone())
+                    .await;
+            }
+            shared.record(&env.name, outcome);
         }
         Disposition::HandBack => {
             span.in_scope(|| tracing::info!("handed back to its queue (shutdown)"));
@@ -386,6 +454,7 @@ fn log_outcome(outcome: &Outcome, started_ms: u64) {
         } => {
             tracing::info!(elapsed_ms = ms, error = %failure, retry_in_ms = due_ms.saturating_sub(now_ms()), "will retry");
         }
+        OutcomeKind::Defer { .. } => {}
     }
 }
 
@@ -435,6 +504,20 @@ async fn heartbeat_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToke
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Samples queue depths into the metrics, every `metrics_interval`.
+async fn depth_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToken) {
+    loop {
+        match shared.broker.queue_depths().await {
+            Ok(depths) => shared.config.observer.queue_depths(&depths),
+            Err(e) => tracing::debug!(error = %e, "sampling queue depths failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(shared.config.metrics_interval) => {}
+            () = stop.cancelled() => return,
         }
     }
 }

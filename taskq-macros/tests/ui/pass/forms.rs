@@ -22,7 +22,8 @@ async fn no_args() -> Result<(), TaskError> {
     time_limit = "1m",
     expires = "2h",
     result_ttl = "1d",
-    on_worker_lost = "fail"
+    on_worker_lost = "fail",
+    rate_limit = "100/s"
 )]
 pub async fn all_options(name: String, sizes: Vec<u64>) -> Result<usize, TaskError> {
     Ok(name.len() + sizes.len())
@@ -62,6 +63,8 @@ fn main() {
     assert_eq!(o.retry.base_delay, Duration::from_millis(250));
     assert_eq!(o.time_limit, Some(Duration::from_secs(60)));
     assert_eq!(o.on_worker_lost, taskq::OnWorkerLost::Fail);
+    assert_eq!(o.rate_limit, Some(taskq::RateLimit::per_second(100)));
+    assert_eq!(all_options::call("x".into(), vec![]).options().rate_limit, o.rate_limit);
     let call = all_options::call("x".into(), vec![1, 2]);
     assert_eq!(call.args().1, vec![1, 2]);
     let _ = no_args::call();

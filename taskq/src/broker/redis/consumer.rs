@@ -169,6 +169,17 @@ impl RedisBroker {
                             .arg(*due_ms)
                             .arg(member);
                     }
+                    OutcomeKind::Defer { due_ms, frame } => {
+                        let mut member = Vec::with_capacity(frame.len() + 1);
+                        member.push(b'0' + o.priority.index() as u8);
+                        member.extend_from_slice(frame);
+                        inv.arg("defer")
+                            .arg("")
+                            .arg("")
+                            .arg(o.result_ttl_s)
+                            .arg(*due_ms)
+                            .arg(member);
+                    }
                 }
                 inv.arg(o.attempt).arg(o.started_ms);
             }

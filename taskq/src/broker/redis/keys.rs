@@ -113,6 +113,69 @@ impl Keys {
         format!("{}:res:ready", self.prefix)
     }
 
+    /// HASH: the rate-limit counter of task type `task`: `w` (the current
+    /// window number, `floor(now / window)`) and `n` (starts counted in it);
+    /// expires one second after its window ends.
+    pub(crate) fn rate(&self, task: &str) -> String {
+        format!("{}:rate:{task}", self.prefix)
+    }
+
+    /// HASH: the bookkeeping of chord group `group`: field `<index>` =
+    /// the member's MessagePack output (set once), `failed` = `<index>
+    /// <reason>` once a member failed for good.
+    pub(crate) fn group(&self, group: &str) -> String {
+        format!("{}:group:{group}", self.prefix)
+    }
+
+    /// STRING: the lock `name`, `<fencing token> <owner>`, with the
+    /// holder's TTL.
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) fn lock(&self, name: &str) -> String {
+        format!("{}:lock:{name}", self.prefix)
+    }
+
+    /// STRING: the fencing counter of lock `name` (INCR per grant; never
+    /// expires, so tokens keep increasing across the lock's whole life).
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) fn lock_fence(&self, name: &str) -> String {
+        format!("{}:lockfence:{name}", self.prefix)
+    }
+
+    /// Channel: `released` when lock `name` is released by its holder.
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) fn lock_channel(&self, name: &str) -> String {
+        format!("{}:lockfree:{name}", self.prefix)
+    }
+
+    /// HASH: beat schedule `name`: its definition (`when`, `task`,
+    /// `enabled`, `threshold`) and state (`next`, `last_run`, `last_fired`,
+    /// `last_task`, `last_outcome`, `failures`, `remaining`, `runs`, `rev`,
+    /// ...).
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) fn beat_schedule(&self, name: &str) -> String {
+        format!("{}:beat:s:{name}", self.prefix)
+    }
+
+    /// ZSET: name → next run (ms) of every enabled beat schedule that has
+    /// one.
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) fn beat_due(&self) -> String {
+        format!("{}:beat:due", self.prefix)
+    }
+
+    /// SET: the names of all beat schedules.
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) fn beat_names(&self) -> String {
+        format!("{}:beat:names", self.prefix)
+    }
+
+    /// HASH: task id → schedule name, for fired tasks whose outcome the
+    /// beats have not recorded yet.
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) fn beat_pending(&self) -> String {
+        format!("{}:beat:pending", self.prefix)
+    }
+
     /// Channel: receives the final state of task `id` when it ends.
     pub(crate) fn done_channel(&self, id: &str) -> String {
         format!("{}:done:{id}", self.prefix)
@@ -154,6 +217,14 @@ mod tests {
             k.res_tasks(),
             k.res_waiting(),
             k.res_ready(),
+            k.rate("t"),
+            k.group("g"),
+            k.lock("l"),
+            k.lock_fence("l"),
+            k.beat_schedule("s"),
+            k.beat_due(),
+            k.beat_names(),
+            k.beat_pending(),
         ] {
             assert!(key.starts_with("{ns}:"), "{key}");
         }

@@ -8,6 +8,9 @@
 //! when the lease expires, any other worker's reaper returns them to their
 //! queues. See `docs/redis-keys.md` for every key.
 
+#[cfg(feature = "beat")]
+mod beat;
+mod canvas;
 mod consumer;
 mod keys;
 mod listener;
@@ -23,13 +26,17 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{OnceCell, broadcast};
 
 use super::{
-    Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, HandBack, Liveness,
-    Message, Outcome, QueueDepth, ReapReport, Started, WorkerId, WorkerInfo,
+    Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, GroupReport,
+    GroupState, GroupStatus, HandBack, Liveness, Message, Outcome, QueueDepth, RateDecision,
+    ReapReport, Started, WorkerId, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::result::{CancelStatus, TaskRecord};
-use crate::task::{Priority, TaskId};
+use crate::task::{Priority, RateLimit, TaskId};
+#[cfg(feature = "beat")]
+pub(crate) use beat::{BeatFire, BeatPut, FireStatus, PutStatus};
 pub(crate) use keys::Keys;
+pub(crate) use listener::DoneWatch;
 use listener::Listener;
 use scripts::Scripts;
 
@@ -182,6 +189,13 @@ impl RedisBroker {
         &self.inner.config
     }
 
+    /// Subscribes to `channel` (through the shared pub/sub connection); the
+    /// watch's `notify` fires on every message until it is dropped.
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) async fn watch(&self, channel: String) -> Result<DoneWatch> {
+        self.listener().await?.watch(channel).await
+    }
+
     async fn listener(&self) -> Result<&Listener> {
         self.inner
             .listener
@@ -325,6 +339,37 @@ impl Broker for RedisBroker {
 
     async fn purge_queue(&self, queue: &str) -> Result<usize> {
         self.purge(queue).await
+    }
+
+    async fn acquire_rate(
+        &self,
+        task: &str,
+        limit: &RateLimit,
+        now_ms: u64,
+    ) -> Result<RateDecision> {
+        let until: u64 = self
+            .inner
+            .scripts
+            .rate_limit
+            .key(self.inner.keys.rate(task))
+            .arg(now_ms)
+            .arg(limit.window_ms())
+            .arg(limit.count.max(1))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(if until == 0 {
+            RateDecision::Allowed
+        } else {
+            RateDecision::Delay { until_ms: until }
+        })
+    }
+
+    async fn group_report(&self, report: &GroupReport) -> Result<GroupStatus> {
+        self.report_to_group(report).await
+    }
+
+    async fn group_state(&self, group_id: &str) -> Result<GroupState> {
+        self.read_group(group_id).await
     }
 }
 

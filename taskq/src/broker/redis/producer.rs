@@ -43,6 +43,29 @@ pub(crate) fn resource_lines(resources: &[Resource]) -> Result<String> {
 }
 
 impl RedisBroker {
+    /// The 4 keys and 9 arguments enqueue.lua takes per message.
+    pub(super) fn message_keys_and_args(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        m: &Message,
+    ) -> Result<()> {
+        let k = self.keys();
+        inv.key(k.task(m.id.as_str()))
+            .key(k.queue(&m.queue, m.priority))
+            .key(k.delayed(&m.queue))
+            .key(k.wake(&m.queue));
+        inv.arg(m.id.as_str())
+            .arg(&m.frame[..])
+            .arg(&m.queue)
+            .arg(m.priority.index())
+            .arg(m.eta_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg(&m.name)
+            .arg(if m.dedupe { "1" } else { "0" })
+            .arg(m.result_ttl_s)
+            .arg(resource_lines(&m.resources)?);
+        Ok(())
+    }
+
     pub(super) async fn enqueue_messages(
         &self,
         messages: &[Message],
@@ -57,19 +80,7 @@ impl RedisBroker {
             inv.key(k.queues());
             inv.arg(now_ms()).arg(batch.len());
             for m in batch {
-                inv.key(k.task(m.id.as_str()))
-                    .key(k.queue(&m.queue, m.priority))
-                    .key(k.delayed(&m.queue))
-                    .key(k.wake(&m.queue));
-                inv.arg(m.id.as_str())
-                    .arg(&m.frame[..])
-                    .arg(&m.queue)
-                    .arg(m.priority.index())
-                    .arg(m.eta_ms.map(|e| e.to_string()).unwrap_or_default())
-                    .arg(&m.name)
-                    .arg(if m.dedupe { "1" } else { "0" })
-                    .arg(m.result_ttl_s)
-                    .arg(resource_lines(&m.resources)?);
+                self.message_keys_and_args(&mut inv, m)?;
             }
             let statuses: Vec<String> = inv.invoke_async(&mut self.conn()).await?;
             out.extend(statuses.iter().map(|s| match s.as_str() {

@@ -88,6 +88,10 @@ impl RedisBroker {
     pub(super) async fn depths(&self) -> Result<Vec<QueueDepth>> {
         let k = self.keys();
         let mut queues: Vec<String> = self.conn().smembers(k.queues()).await?;
+        if queues.is_empty() {
+            // (An empty pipeline is an error in redis-rs.)
+            return Ok(Vec::new());
+        }
         queues.sort();
         let mut pipe = redis::pipe();
         for q in &queues {

@@ -23,6 +23,20 @@ pub(crate) struct Scripts {
     pub(crate) cancel: Script,
     pub(crate) dead_letter: Script,
     pub(crate) progress: Script,
+    pub(crate) rate_limit: Script,
+    pub(crate) group: Script,
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) lock_acquire: Script,
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) lock_renew: Script,
+    #[cfg_attr(not(feature = "lock"), allow(dead_code))]
+    pub(crate) lock_release: Script,
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) beat_put: Script,
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) beat_fire: Script,
+    #[cfg_attr(not(feature = "beat"), allow(dead_code))]
+    pub(crate) beat_outcome: Script,
 }
 
 impl Scripts {
@@ -39,6 +53,19 @@ impl Scripts {
             cancel: with_reservations(include_str!("scripts/cancel.lua")),
             dead_letter: with_reservations(include_str!("scripts/dead_letter.lua")),
             progress: Script::new(include_str!("scripts/progress.lua")),
+            rate_limit: Script::new(include_str!("scripts/rate_limit.lua")),
+            group: Script::new(include_str!("scripts/group.lua")),
+            lock_acquire: Script::new(include_str!("scripts/lock_acquire.lua")),
+            lock_renew: Script::new(include_str!("scripts/lock_renew.lua")),
+            lock_release: Script::new(include_str!("scripts/lock_release.lua")),
+            beat_put: Script::new(include_str!("scripts/beat_put.lua")),
+            // The CAS prelude, then enqueue.lua's body: one atomic step.
+            beat_fire: with_reservations(&format!(
+                "{}\n{}",
+                include_str!("scripts/beat_fire.lua"),
+                include_str!("scripts/enqueue.lua")
+            )),
+            beat_outcome: Script::new(include_str!("scripts/beat_outcome.lua")),
         }
     }
 }

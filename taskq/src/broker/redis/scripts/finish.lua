@@ -3,9 +3,12 @@
 -- KEYS[8] kill counts, KEYS[9] canceled-while-queued set,
 -- then per outcome 2 keys: task record, delayed zset of its queue
 -- ARGV[1] now (ms), ARGV[2] number of outcomes, ARGV[3] done-channel prefix, ARGV[4] worker id
--- then per outcome 9 args: id, kind ('succeeded'|'failed'|'canceled'|'retry'),
+-- then per outcome 9 args: id, kind ('succeeded'|'failed'|'canceled'|'retry'|'defer'),
 --   payload (result bytes, or error message), error kind, ttl (s),
---   due (ms, retry only), delayed member (retry only), attempt, started (ms)
+--   due (ms, retry and defer only), delayed member (retry and defer only), attempt, started (ms)
+-- 'defer' (rate limit reached, the task did not run) puts the frame back in
+-- the delayed set unchanged: no attempt counted, state and reservations kept;
+-- a task canceled meanwhile is dropped.
 -- Returns { fenced positions, promoted waiters {id, queue, prio, ...} }.
 local now = ARGV[1]
 local n = tonumber(ARGV[2])
@@ -22,7 +25,12 @@ for i = 0, n - 1 do
   else
     redis.call('HDEL', KEYS[8], id)
     redis.call('SREM', KEYS[9], id)
-    if kind == 'retry' then
+    if kind == 'defer' then
+      if redis.call('HGET', task, 'state') ~= 'canceled' then
+        redis.call('HSET', task, 'eta', due)
+        redis.call('ZADD', delayed, due, member)
+      end
+    elseif kind == 'retry' then
       redis.call('HSET', task, 'state', 'retrying', 'error', payload, 'error_kind', ekind,
         'attempt', attempt, 'eta', due, 'worker', ARGV[4])
       redis.call('HDEL', task, 'cancel')

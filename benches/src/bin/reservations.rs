@@ -1,0 +1,218 @@
+//! What resource reservations cost: processing rate of no-op tasks by one
+//! worker process (concurrency 256), from a prefilled backlog, in three
+//! modes measured side by side in every run:
+//!
+//! - `plain`: no resources (the baseline);
+//! - `1000x`: every task holds one exclusive resource out of 1,000
+//!   (`res:<i mod 1000>`), so at most 1,000 could run at once;
+//! - `10x`: every task holds one exclusive resource out of 10, so at most
+//!   10 run at once and each resource is a FIFO of a tenth of the backlog.
+//!
+//! The rate is measured as in `throughput`: tasks finished between the first
+//! observed completion and the last, divided by that time, where finished =
+//! sent - (queued + waiting for a resource + in flight).
+//!
+//! Run with: `cargo run --release -p benches --bin reservations [-- --runs 3 --tasks 50000]`
+//!
+//! Prints each run, then medians and the ratio to the plain rate; the last
+//! line is one JSON object.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use benches::{machine, median};
+use redis::AsyncCommands;
+use taskq::testing::RedisServer;
+use taskq::worker::Worker;
+use taskq::{Client, RedisBroker, RedisConfig, TaskError, task};
+
+const NS: &str = "bench";
+
+#[task(name = "bench.noop")]
+async fn noop(i: u64) -> Result<u64, TaskError> {
+    Ok(i)
+}
+
+struct Args {
+    runs: usize,
+    tasks: u64,
+    concurrency: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        runs: 3,
+        tasks: 50_000,
+        concurrency: 256,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i + 1 < argv.len() {
+        let v = &argv[i + 1];
+        match argv[i].as_str() {
+            "--runs" => a.runs = v.parse().unwrap_or(a.runs),
+            "--tasks" => a.tasks = v.parse().unwrap_or(a.tasks),
+            "--concurrency" => a.concurrency = v.parse().unwrap_or(a.concurrency),
+            _ => {}
+        }
+        i += 2;
+    }
+    a
+}
+
+async fn broker(url: &str) -> RedisBroker {
+    RedisBroker::connect_with(RedisConfig::new(url).namespace(NS))
+        .await
+        .expect("connect to redis")
+}
+
+/// Child mode: `reservations --worker <url> <concurrency>`.
+fn run_worker(url: &str, concurrency: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        Worker::builder(broker(url).await)
+            .register::<noop>()
+            .concurrency(concurrency)
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+    });
+}
+
+fn spawn_worker(url: &str, concurrency: usize) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--worker", url, &concurrency.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn worker process")
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+/// Tasks queued, waiting for a resource, or in flight.
+async fn outstanding(conn: &mut redis::aio::ConnectionManager) -> u64 {
+    let (queued, waiting, ready): (u64, u64, u64) = redis::pipe()
+        .llen(format!("{{{NS}}}:q:default:1"))
+        .hlen(format!("{{{NS}}}:res:waiting"))
+        .zcard(format!("{{{NS}}}:res:ready"))
+        .query_async(conn)
+        .await
+        .unwrap_or((0, 0, 0));
+    let inflight_keys: Vec<String> = conn
+        .keys(format!("{{{NS}}}:inflight:*"))
+        .await
+        .unwrap_or_default();
+    let mut held = 0;
+    for k in inflight_keys {
+        held += conn.hlen::<_, u64>(k).await.unwrap_or(0);
+    }
+    queued + waiting + ready + held
+}
+
+/// Resources per task: none, one of 1,000, one of 10.
+#[derive(Clone, Copy)]
+enum Mode {
+    Plain,
+    OneOf(u64),
+}
+
+impl Mode {
+    fn label(self) -> String {
+        match self {
+            Mode::Plain => "plain".into(),
+            Mode::OneOf(n) => format!("{n}x"),
+        }
+    }
+}
+
+async fn measure(a: &Args, mode: Mode) -> f64 {
+    let server = RedisServer::start().expect("start redis-server");
+    let url = server.url();
+    let b = broker(&url).await;
+    let mut conn = b.connection();
+    let client = Client::new(b);
+    let mut sent = 0;
+    while sent < a.tasks {
+        let n = (a.tasks - sent).min(1000);
+        client
+            .send_batch((sent..sent + n).map(|i| match mode {
+                Mode::Plain => noop::call(i),
+                Mode::OneOf(k) => noop::call(i).exclusive(format!("res:{}", i % k)),
+            }))
+            .await
+            .unwrap();
+        sent += n;
+    }
+    let worker = spawn_worker(&url, a.concurrency);
+    let mut first: Option<(Instant, u64)> = None;
+    let mut last;
+    loop {
+        let left = outstanding(&mut conn).await;
+        let now = Instant::now();
+        if first.is_none() && left < a.tasks {
+            first = Some((now, left));
+        }
+        last = (now, left);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop(worker);
+    let (t0, left0) = first.unwrap_or(last);
+    (left0 - last.1) as f64 / (last.0 - t0).as_secs_f64().max(1e-6)
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--worker") {
+        run_worker(&argv[2], argv[3].parse().unwrap_or(256));
+        return;
+    }
+    let a = args();
+    println!("# taskq reservations: {}", machine());
+    println!(
+        "# {} runs; {} tasks per mode, worker concurrency {}",
+        a.runs, a.tasks, a.concurrency
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let modes = [Mode::Plain, Mode::OneOf(1000), Mode::OneOf(10)];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    for run in 0..a.runs {
+        let mut line = format!("run {}:", run + 1);
+        for (i, mode) in modes.iter().enumerate() {
+            let r = rt.block_on(measure(&a, *mode));
+            line.push_str(&format!(" {} {:.0}/s", mode.label(), r));
+            rates[i].push(r);
+        }
+        println!("{line}");
+    }
+    let m: Vec<f64> = rates.iter().map(|r| median(r)).collect();
+    println!(
+        "median: plain {:.0}/s, one of 1000 exclusive {:.0}/s ({:.2}x slower), one of 10 exclusive {:.0}/s ({:.2}x slower)",
+        m[0],
+        m[1],
+        m[0] / m[1],
+        m[2],
+        m[0] / m[2]
+    );
+    println!(
+        "{{\"plain_per_s\": {:.0}, \"exclusive_1000_per_s\": {:.0}, \"exclusive_10_per_s\": {:.0}}}",
+        m[0], m[1], m[2]
+    );
+}
