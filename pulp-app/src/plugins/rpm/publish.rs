@@ -54,10 +54,9 @@ pub async fn run(
 ) -> Result<(), TaskError> {
     let s = ctx.state();
     let repo: Repository = s.catalog.require(&repository).await.map_err(fail)?;
-    let p = tokio::select! {
-        p = publish(s, &repo, version, options, None) => p?,
-        () = ctx.cancelled() => return Err(TaskError::Canceled),
-    };
+    // Not cancelable half way: the writer thread must finish with its
+    // staging directory (it is short).
+    let p = publish(s, &repo, version, options, None).await?;
     created(
         ctx,
         vec![render::publication_href(p.plugin, &p.id)],

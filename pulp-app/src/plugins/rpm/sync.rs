@@ -294,6 +294,7 @@ async fn fetch_metadata(
 /// A package download.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Fetch {
+    href: String,
     url: String,
     checksum_type: String,
     checksum: String,
@@ -585,6 +586,7 @@ async fn plan_package(
 ) -> Result<(PlanEntry, Option<TempArtifact>), TaskError> {
     let url = package_url(remote_url, &pkg)?;
     let fetch = Fetch {
+        href: pkg.location_href.clone(),
         url: url.clone(),
         checksum_type: pkg.checksum_type.clone(),
         checksum: pkg.pkg_id.clone(),
@@ -632,6 +634,13 @@ async fn plan_package(
         && let Ok(digest) = Sha256Digest::parse(&sha)
         && s.store.exists(&digest).await.map_err(fail)?
     {
+        let stored = s.store.size(&digest).await.map_err(fail)?;
+        if fetch.size.is_some_and(|size| size != stored) {
+            return Err(TaskError::fail(format!(
+                "package {:?}: primary.xml says {} bytes, but the package with its checksum has {stored}",
+                pkg.location_href, pkg.size_package
+            )));
+        }
         artifact = Some(sha);
     }
     let source = Source {
@@ -747,7 +756,7 @@ async fn fetch(s: Arc<Services>, index: u64, f: Fetch) -> Result<(u64, TempArtif
         .downloader
         .download_to_temp_file(&f.url, &expected, &s.store)
         .await
-        .map_err(|e| failed("could not download a package", &e))?;
+        .map_err(|e| failed(&format!("could not download {}", f.href), &e))?;
     Ok((index, temp))
 }
 
