@@ -413,3 +413,25 @@ async fn on_demand_downloads_on_first_request_only() {
     assert!(found["results"][0]["artifact"].is_string(), "{found}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_types_srpm_leaves_source_packages_out() {
+    let Some(fixture) = fixtures::rpm_repo(30, &[("SRPM", "1")]) else {
+        return;
+    };
+    let app = App::start().await;
+    let server = CountingServer::start(&fixture).await;
+    let mut sources = Vec::new();
+    for (name, skip) in [("all", json!([])), ("binary", json!(["srpm"]))] {
+        let (repo, _) = app
+            .repo_with_remote("rpm", name, &server.url, json!({}))
+            .await;
+        let task = rpm_support::sync(&app, &repo, json!({"skip_types": skip})).await;
+        let version = task["created_resources"][0].as_str().unwrap().to_owned();
+        let packages = rpm_support::content(&app, "rpm/packages", &version).await;
+        sources.push(packages.iter().filter(|p| p["arch"] == "src").count());
+    }
+    assert!(sources[0] > 0, "the fixture has source packages");
+    assert_eq!(sources[1], 0);
+    app.stop().await;
+}

@@ -40,7 +40,7 @@ use crate::tasks::publish::{RpmPublishOptions, Staging, io_fail, on_demand_index
 use crate::tasks::{Ctx, created};
 
 /// Records read from the catalog per request.
-const PAGE: usize = 1000;
+const PAGE: usize = 250;
 
 /// Runs the rpm publish task.
 ///

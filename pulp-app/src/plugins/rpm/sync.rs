@@ -23,6 +23,8 @@
 //!    store, record the content, and create the repository version in one
 //!    atomic step (mirror: exactly what the remote has; otherwise add).
 //!
+//! `skip_types: ["srpm"]` leaves source packages out.
+//!
 //! A failed or canceled sync drops its temp files and leaves the catalog
 //! and the store as they were: nothing is written to either before step 5.
 
@@ -63,11 +65,11 @@ const MAX_METADATA: u64 = 4 * 1024 * 1024 * 1024;
 /// Largest package accepted when primary.xml gives no size.
 const MAX_PACKAGE: u64 = 64 * 1024 * 1024 * 1024;
 /// Packages per message from the parser.
-const CHUNK: usize = 200;
+const CHUNK: usize = 100;
 /// Blob writes (and renames into the store) at once.
 const FILE_CONCURRENCY: usize = 16;
 /// Records per catalog write.
-const WRITE_BATCH: usize = 500;
+const WRITE_BATCH: usize = 100;
 
 fn failed(what: &str, e: &(dyn std::error::Error + 'static)) -> TaskError {
     TaskError::fail(format!("{what}: {}", report(e)))
@@ -177,7 +179,11 @@ async fn prepare(
     let on_demand = remote.policy != Policy::Immediate;
     let mut plan = Plan::new(s).await?;
     let mut blobs = Vec::new();
-    plan_packages(s, remote, &files, &mut plan, &mut blobs, progress).await?;
+    let skip_srpm = options.skip_types.iter().any(|t| t == "srpm");
+    plan_packages(
+        s, remote, &files, skip_srpm, &mut plan, &mut blobs, progress,
+    )
+    .await?;
     plan_advisories_and_comps(&files, &mut plan, progress).await?;
     drop(files);
 
@@ -515,6 +521,7 @@ async fn plan_packages(
     s: &Services,
     remote: &Remote,
     files: &MetadataFiles,
+    skip_srpm: bool,
     plan: &mut Plan,
     blobs: &mut Vec<TempArtifact>,
     progress: &mut Progress,
@@ -540,6 +547,9 @@ async fn plan_packages(
         parsed += chunk.len() as u64;
         let mut fresh = Vec::with_capacity(chunk.len());
         for pkg in chunk {
+            if skip_srpm && pkg.arch == "src" {
+                continue;
+            }
             if seen.insert(content::package_ref(&pkg)) {
                 fresh.push(pkg);
             }
