@@ -361,7 +361,7 @@ async fn on_demand_downloads_on_first_request_only() {
     let truth = metadata::ground_truth(&fixture);
     let app = App::start().await;
     let server = CountingServer::start(&fixture).await;
-    let (repo, _) = app
+    let (repo, remote) = app
         .repo_with_remote("rpm", "lazy", &server.url, json!({"policy": "on_demand"}))
         .await;
     let task = rpm_support::sync(&app, &repo, json!({})).await;
@@ -411,6 +411,15 @@ async fn on_demand_downloads_on_first_request_only() {
         ))
         .await;
     assert!(found["results"][0]["artifact"].is_string(), "{found}");
+
+    // Switched to immediate, a sync downloads the rest into the same units.
+    let (status, _) = app.patch(&remote, json!({"policy": "immediate"})).await;
+    assert_eq!(status, 200);
+    let task = rpm_support::sync(&app, &repo, json!({})).await;
+    assert_eq!(task["created_resources"], json!([]), "same content: {task}");
+    assert_eq!(server.rpm_hits(), N);
+    let packages = rpm_support::content(&app, "rpm/packages", &version).await;
+    assert!(packages.iter().all(|p| p["artifact"].is_string()));
     app.stop().await;
 }
 

@@ -829,6 +829,14 @@ async fn download(
     Ok(temps)
 }
 
+/// Rewrites records that now have their artifact, and indexes their new
+/// `sha256` (the content is otherwise unchanged, so re-putting only adds
+/// the missing index entries).
+async fn record_artifacts(s: &Services, records: &[ContentRecord]) -> Result<(), TaskError> {
+    s.catalog.replace_content(records).await.map_err(fail)?;
+    s.catalog.put_content(records).await.map_err(fail)
+}
+
 /// Step 5: stores artifacts and content, creates the version, records the
 /// sync; with `mirror`, also publishes the new version.
 async fn associate(
@@ -910,13 +918,13 @@ async fn associate(
             progress.set(p, done).await;
         }
         if updated.len() >= WRITE_BATCH {
-            s.catalog.replace_content(&updated).await.map_err(fail)?;
+            record_artifacts(s, &updated).await?;
             updated.clear();
         }
     }
     s.catalog.put_content(&new_records).await.map_err(fail)?;
     if !updated.is_empty() {
-        s.catalog.replace_content(&updated).await.map_err(fail)?;
+        record_artifacts(s, &updated).await?;
     }
     drop(entries);
     drop(plan);

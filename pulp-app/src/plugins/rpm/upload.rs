@@ -71,6 +71,8 @@ pub async fn create_package(
             s.catalog
                 .replace_content(std::slice::from_ref(&old))
                 .await?;
+            // Adds the new `sha256` index entry; the rest is unchanged.
+            s.catalog.put_content(std::slice::from_ref(&old)).await?;
         }
         return Ok(old);
     }
