@@ -444,3 +444,37 @@ async fn skip_types_srpm_leaves_source_packages_out() {
     assert_eq!(sources[1], 0);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_xz_and_bzip2_metadata() {
+    let app = App::start().await;
+    for compression in ["xz", "bz2"] {
+        let args = format!("--general-compress-type={compression}");
+        let Some(fixture) = fixtures::rpm_repo(30, &[("CREATEREPO_ARGS", &args)]) else {
+            return;
+        };
+        let repomd = std::fs::read_to_string(fixture.join("repodata/repomd.xml")).unwrap();
+        assert!(
+            repomd.contains(&format!("primary.xml.{compression}\"")),
+            "{repomd}"
+        );
+        let truth = metadata::ground_truth(&fixture);
+        let server = CountingServer::start(&fixture).await;
+        let (repo, _) = app
+            .repo_with_remote("rpm", compression, &server.url, json!({}))
+            .await;
+        let task = rpm_support::sync(&app, &repo, json!({})).await;
+        let version = task["created_resources"][0].as_str().unwrap().to_owned();
+        assert_eq!(
+            rpm_support::package_entries(&app, &version).await,
+            rpm_support::truth_entries(&truth),
+            "{compression}"
+        );
+        assert!(
+            !rpm_support::content(&app, "rpm/advisories", &version)
+                .await
+                .is_empty()
+        );
+    }
+    app.stop().await;
+}
