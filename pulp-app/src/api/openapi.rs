@@ -22,7 +22,7 @@ pub const COMPONENTS: [(&str, &str); 3] =
     [("core", "3.123.1"), ("file", "3.123.1"), ("rpm", "3.39.4")];
 
 /// Changes with every change of the document (see [`COMPONENTS`]).
-pub const DOC_REVISION: &str = "1";
+pub const DOC_REVISION: &str = "2";
 
 /// A query parameter's type.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,7 @@ pub struct Route {
     pub(crate) path_param: Option<String>,
     pub(crate) query: Vec<(String, Kind)>,
     pub(crate) body: Option<Value>,
+    pub(crate) body_media_type: &'static str,
     pub(crate) responses: Vec<u16>,
     pub(crate) public: bool,
     pub(crate) handler: MethodRouter<AppState>,
@@ -88,6 +89,7 @@ impl Route {
             path_param: None,
             query: Vec::new(),
             body: None,
+            body_media_type: "application/json",
             responses: vec![200],
             public: false,
             handler,
@@ -115,6 +117,14 @@ impl Route {
     /// Declares a JSON request body of type `T`.
     pub fn body<T: ApiSchema>(mut self) -> Self {
         self.body = Some(T::schema());
+        self
+    }
+
+    /// Declares a `multipart/form-data` request body (file uploads) with
+    /// this object schema; clients send a file field as `format: binary`.
+    pub fn multipart(mut self, schema: Value) -> Self {
+        self.body = Some(schema);
+        self.body_media_type = "multipart/form-data";
         self
     }
 
@@ -173,7 +183,10 @@ impl Route {
             "responses": responses,
         });
         if let Some(body) = &self.body {
-            op["requestBody"] = json!({"required": true, "content": json_content(body.clone())});
+            op["requestBody"] = json!({
+                "required": true,
+                "content": {(self.body_media_type): {"schema": body.clone()}},
+            });
         }
         if !self.public {
             op["security"] = json!([{"basicAuth": []}]);

@@ -45,7 +45,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::fs::{File, OpenOptions};
+use tokio::fs::File;
 
 use crate::checksum::{Sha256Digest, is_lower_hex};
 
@@ -178,13 +178,8 @@ impl ArtifactStore {
     ///
     /// [`StoreError::Io`] if the temp file cannot be created.
     pub async fn begin_write(&self, expected: Expected) -> Result<ArtifactWriter, StoreError> {
-        let (file, path) = self.create_temp_file().await?;
-        Ok(ArtifactWriter::new(
-            self.clone(),
-            file,
-            TempPath::new(path),
-            expected,
-        ))
+        let (file, temp) = self.create_temp_file().await?;
+        Ok(ArtifactWriter::new(self.clone(), file, temp, expected))
     }
 
     /// Stores a byte slice (e.g. a serialized file list).
@@ -275,23 +270,36 @@ impl ArtifactStore {
     }
 
     /// Creates a new, uniquely named temp file (`O_EXCL`, retried on a clash).
-    async fn create_temp_file(&self) -> Result<(File, PathBuf), StoreError> {
-        let mut attempt = 0;
-        loop {
-            let path = self.inner.tmp.join(format!("{}.part", unique_name()));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .await
-            {
-                Ok(file) => return Ok((file, path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
-                    attempt += 1;
+    ///
+    /// The file is created on a blocking thread whose result carries the
+    /// guard that removes it: if the caller is dropped meanwhile (a canceled
+    /// task), the file is removed when the thread finishes, instead of
+    /// being left behind.
+    async fn create_temp_file(&self) -> Result<(File, TempPath), StoreError> {
+        let tmp = self.inner.tmp.clone();
+        let created = tokio::task::spawn_blocking(move || {
+            let mut attempt = 0;
+            loop {
+                let path = tmp.join(format!("{}.part", unique_name()));
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                {
+                    Ok(file) => return Ok((file, TempPath::new(path))),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(StoreError::io("create temp file", path)(e)),
                 }
-                Err(e) => return Err(StoreError::io("create temp file", path)(e)),
             }
-        }
+        })
+        .await
+        .map_err(|e| {
+            StoreError::io("create temp file", &self.inner.tmp)(std::io::Error::other(e))
+        })?;
+        let (file, temp) = created?;
+        Ok((File::from_std(file), temp))
     }
 
     fn not_found_or(

@@ -12,6 +12,7 @@ pub mod progress;
 pub mod publish;
 pub mod repository;
 pub mod sync;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub fn register(builder: WorkerBuilder<Services>) -> WorkerBuilder<Services> {
         .register::<distributions::distribution_delete>()
         .register::<orphans::orphan_cleanup>()
         .register::<copy::copy_content>()
+        .register::<upload::rpm_upload>()
 }
 
 /// The services of a worker, as tasks receive them.
