@@ -13,6 +13,11 @@ ensure_commands rpmbuild:rpm createrepo_c:createrepo-c python3:python3 \
 ensure_packages dnf-plugins-core
 python3 -m venv --help >/dev/null 2>&1 || ensure_packages python3-venv
 
+echo ">> pulp-cli 0.41.1 in a venv (the stock client the tests drive pulp-app with)"
+export PULP_CLI
+PULP_CLI=$(pulp_cli_venv "${E2E_VENV:-$PWD/target/e2e-venv}")
+export E2E_VENV=${E2E_VENV:-$PWD/target/e2e-venv}
+
 echo ">> cargo test (unit, integration against private redis-servers, doc and UI tests)"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
