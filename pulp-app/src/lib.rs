@@ -11,6 +11,7 @@
 //! | [`checksum`] | checksum algorithms, validated digests, streaming hashers |
 //! | [`relpath`] | the safety check for relative paths from remote metadata |
 //! | [`storage`], [`download`] | content-addressed artifacts, verified downloads |
+//! | [`schedules`] | scheduled syncs, fired by `pulp-app beat` |
 //! | [`config`], [`services`], [`run`] | settings, shared services, the processes |
 //!
 //! Only the binary reads the environment (through [`config`]) and installs a
@@ -25,6 +26,7 @@ pub mod download;
 pub mod plugins;
 pub mod relpath;
 pub mod run;
+pub mod schedules;
 pub mod services;
 pub mod storage;
 pub mod tasks;

@@ -29,6 +29,13 @@ enum Cmd {
     Content,
     /// Run tasks (syncs, publishes, ...).
     Worker,
+    /// Fire scheduled syncs (run any number of these).
+    Beat,
+    /// Manage scheduled syncs.
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleCmd,
+    },
     /// Everything in one process, with a private redis-server when no Redis
     /// URL is configured.
     Dev,
@@ -39,6 +46,45 @@ enum Cmd {
     },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCmd {
+    /// Create or replace a schedule that syncs a repository from its remote.
+    Add {
+        /// Schedule name.
+        #[arg(long)]
+        name: String,
+        /// Repository name.
+        #[arg(long)]
+        repository: String,
+        /// Plugin of the repository.
+        #[arg(long, value_parser = ["file", "rpm"], default_value = "rpm")]
+        plugin: String,
+        /// Cron expression (UTC), e.g. "0 0 3 * * *" or "0 3 * * *".
+        #[arg(long, group = "when")]
+        cron: Option<String>,
+        /// Fixed interval in seconds.
+        #[arg(long, group = "when")]
+        every: Option<u64>,
+        /// ISO 8601 repeating interval, e.g. R/2026-01-01T00:00:00Z/PT6H.
+        #[arg(long, group = "when")]
+        iso8601: Option<String>,
+        /// Mirror the remote (remove what it no longer has).
+        #[arg(long)]
+        mirror: bool,
+        /// Disable the schedule after this many consecutive failed syncs.
+        #[arg(long)]
+        failure_threshold: Option<u32>,
+    },
+    /// List schedules with their state.
+    List,
+    /// Delete a schedule.
+    Remove {
+        /// Schedule name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +147,11 @@ async fn main() -> anyhow::Result<()> {
             let s = services(settings).await?;
             until_signal(|stop| Box::pin(run::worker(s, stop))).await
         }
+        Cmd::Beat => {
+            let s = services(settings).await?;
+            until_signal(|stop| Box::pin(run::beat(s, stop))).await
+        }
+        Cmd::Schedule { action } => schedule(settings, action).await,
         Cmd::Dev => run::dev(settings).await,
         Cmd::User {
             action: UserCmd::Create { username, password },
@@ -125,6 +176,72 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn schedule(settings: Settings, action: ScheduleCmd) -> anyhow::Result<()> {
+    use pulp_app::catalog::model::Plugin;
+    use taskq::beat::When;
+    let s = services(settings).await?;
+    match action {
+        ScheduleCmd::Add {
+            name,
+            repository,
+            plugin,
+            cron,
+            every,
+            iso8601,
+            mirror,
+            failure_threshold,
+        } => {
+            let when = match (cron, every, iso8601) {
+                (Some(c), _, _) => When::cron(c)?,
+                (_, Some(secs), _) => When::every(std::time::Duration::from_secs(secs))?,
+                (_, _, Some(spec)) => When::iso8601(spec)?,
+                _ => anyhow::bail!("give one of --cron, --every or --iso8601"),
+            };
+            let plugin = if plugin == "file" {
+                Plugin::File
+            } else {
+                Plugin::Rpm
+            };
+            pulp_app::schedules::put_sync_schedule(
+                &s,
+                &name,
+                plugin,
+                &repository,
+                when,
+                mirror,
+                failure_threshold,
+            )
+            .await?;
+            println!("schedule {name} saved");
+        }
+        ScheduleCmd::List => {
+            for e in pulp_app::schedules::list(&s).await? {
+                let next = e
+                    .next_run_ms
+                    .and_then(|m| chrono::DateTime::from_timestamp_millis(m as i64))
+                    .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                println!(
+                    "{}\tenabled={}\tnext={next}\truns={}\tlast={}\tfailures={}",
+                    e.schedule.name,
+                    e.schedule.enabled,
+                    e.total_runs,
+                    e.last_outcome
+                        .map_or_else(|| "-".to_owned(), |o| o.to_string()),
+                    e.consecutive_failures
+                );
+            }
+        }
+        ScheduleCmd::Remove { name } => {
+            anyhow::ensure!(
+                pulp_app::schedules::delete(&s, &name).await?,
+                "no schedule named {name:?}"
+            );
+            println!("schedule {name} removed");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -96,7 +96,20 @@ pub async fn worker(services: Arc<Services>, stop: CancellationToken) -> anyhow:
     Ok(())
 }
 
-/// Everything in one process: API, content app and a worker (and the
+/// Runs a beat (fires scheduled syncs) until `stop` fires. Any number of
+/// beats may run; each occurrence fires once.
+///
+/// # Errors
+/// If the beat fails.
+pub async fn beat(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
+    let schedules = taskq::beat::Schedules::new(&services.broker);
+    taskq::beat::Beat::new(schedules, taskq::beat::BeatConfig::default())
+        .run_until(stop.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Everything in one process: API, content app, a worker and a beat (and the
 /// private redis-server when no Redis URL is configured).
 ///
 /// # Errors
@@ -127,12 +140,13 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         api = %services.settings.api_bind,
         content = %services.settings.content_origin,
         storage = %services.settings.storage_path.display(),
-        "pulp-app dev: API, content app and worker in one process"
+        "pulp-app dev: API, content app, worker and beat in one process"
     );
     let result = tokio::try_join!(
         api(Arc::clone(&services), stop.clone()),
         content(Arc::clone(&services), stop.clone()),
         worker(Arc::clone(&services), stop.clone()),
+        beat(Arc::clone(&services), stop.clone()),
     );
     stop.cancel();
     signal.abort();

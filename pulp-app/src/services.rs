@@ -15,6 +15,8 @@ pub struct Services {
     pub catalog: Catalog,
     /// Sends and inspects tasks.
     pub client: taskq::Client,
+    /// The Redis broker behind `client` (beat schedules need it).
+    pub broker: taskq::RedisBroker,
     /// Artifacts and publications on the shared storage path.
     pub store: ArtifactStore,
     /// Verified downloads.
@@ -74,7 +76,8 @@ impl Services {
         }
         Ok(Arc::new(Services {
             catalog,
-            client: taskq::Client::new(broker),
+            client: taskq::Client::new(broker.clone()),
+            broker,
             store,
             downloader,
             settings,

@@ -558,3 +558,86 @@ async fn a_sync_whose_worker_dies_fails_and_frees_the_repository() {
     assert_eq!(t["state"], "completed", "{t}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_syncs_fire_from_beat() {
+    let mut app = App::start().await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("a", b"A")]);
+    let server = FileServer::start(src.path()).await;
+    let (repo, _) = app
+        .repo_with_remote(
+            "file",
+            "nightly",
+            &format!("{}/PULP_MANIFEST", server.url),
+            json!({}),
+        )
+        .await;
+    // Errors name the problem.
+    let err = pulp_app::schedules::put_sync_schedule(
+        &app.services,
+        "bad",
+        pulp_app::catalog::model::Plugin::File,
+        "no-such-repo",
+        taskq::beat::When::every(std::time::Duration::from_secs(1)).unwrap(),
+        false,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no-such-repo"), "{err}");
+    pulp_app::schedules::put_sync_schedule(
+        &app.services,
+        "every-second",
+        pulp_app::catalog::model::Plugin::File,
+        "nightly",
+        taskq::beat::When::every(std::time::Duration::from_secs(1)).unwrap(),
+        false,
+        Some(3),
+    )
+    .await
+    .unwrap();
+    app.spawn_beat();
+    // The first occurrence syncs (version 1); later ones are skipped (optimize).
+    let mut synced = None;
+    for _ in 0..200 {
+        let (_, tasks) = app
+            .get("/pulp/api/v3/tasks/?name=pulp_file.app.tasks.synchronizing.synchronize")
+            .await;
+        if let Some(t) = tasks["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["state"] == "completed")
+        {
+            synced = Some(t.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let t = synced.expect("a scheduled sync completed");
+    assert_eq!(t["created_by"], "beat:every-second");
+    assert!(
+        t["reserved_resources_record"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("prn:file.filerepository:"),
+        "{t}"
+    );
+    let (_, r) = app.get(&repo).await;
+    assert!(
+        r["latest_version_href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/versions/1/")
+    );
+    let entries = pulp_app::schedules::list(&app.services).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].total_runs >= 1);
+    assert!(
+        pulp_app::schedules::delete(&app.services, "every-second")
+            .await
+            .unwrap()
+    );
+    app.stop().await;
+}

@@ -63,6 +63,40 @@ pub async fn dispatch(services: &Services, user: &str, d: Dispatch) -> Result<Ta
     Ok(id)
 }
 
+/// Records Pulp's bookkeeping for a task that was not sent through
+/// [`dispatch`] (a sync fired by beat), so that it shows in task listings.
+pub async fn record_if_missing(ctx: &taskq::TaskContext<Services>, name: &str) {
+    let s = ctx.state();
+    let id = ctx.id().as_str();
+    if let Ok(Some(_)) = s.catalog.task(id).await {
+        return;
+    }
+    let Ok(Some(record)) = s.client.record(ctx.id()).await else {
+        return;
+    };
+    let meta = TaskMeta {
+        name: name.to_owned(),
+        created: DateTime::<Utc>::from_timestamp_millis(record.created_ms as i64),
+        created_by: ctx.header("pulp.created_by").map(str::to_owned),
+        logging_cid: uuid::Uuid::now_v7().simple().to_string(),
+        reserved_resources_record: record
+            .resources
+            .iter()
+            .map(|l| match l.split_once(':') {
+                Some(("s", r)) => format!("shared:{r}"),
+                Some((_, r)) => r.to_owned(),
+                None => l.clone(),
+            })
+            .collect(),
+        created_resources: Vec::new(),
+        result: None,
+    };
+    let ttl = s.settings.task_result_ttl + Duration::from_secs(3600);
+    if let Err(e) = s.catalog.put_task(id, &meta, ttl).await {
+        tracing::warn!(error = %e, "could not record a scheduled task");
+    }
+}
+
 /// The `202 {"task": href}` answer.
 pub fn accepted(id: &TaskId) -> (axum::http::StatusCode, axum::Json<Value>) {
     (
@@ -118,7 +152,10 @@ pub fn render(id: &str, meta: &TaskMeta, rec: Option<&TaskRecord>) -> Value {
         "state": state,
         "name": meta.name,
         "logging_cid": meta.logging_cid,
-        "created_by": meta.created_by.as_deref().map(|u| format!("/pulp/api/v3/users/{u}/")),
+        "created_by": meta.created_by.as_deref().map(|u| match u.strip_prefix("beat:") {
+            Some(_) => Value::String(u.to_owned()),
+            None => Value::String(format!("/pulp/api/v3/users/{u}/")),
+        }),
         "unblocked_at": rec.and_then(|r| r.started_ms).map_or(Value::Null, |m| ms_ts(Some(m))),
         "started_at": rec.and_then(|r| r.started_ms).map_or(Value::Null, |m| ms_ts(Some(m))),
         "finished_at": rec.and_then(|r| r.finished_ms).map_or(Value::Null, |m| ms_ts(Some(m))),

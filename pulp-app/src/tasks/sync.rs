@@ -26,6 +26,7 @@ pub async fn file_sync(
     remote: Uuid,
     options: SyncOptions,
 ) -> Result<(), TaskError> {
+    super::dispatch::record_if_missing(&ctx, "pulp_file.app.tasks.synchronizing.synchronize").await;
     crate::plugins::file::sync::run(&ctx, repository, remote, &options).await
 }
 
@@ -37,5 +38,6 @@ pub async fn rpm_sync(
     remote: Uuid,
     options: SyncOptions,
 ) -> Result<(), TaskError> {
+    super::dispatch::record_if_missing(&ctx, "pulp_rpm.app.tasks.synchronizing.synchronize").await;
     crate::plugins::rpm::sync::run(&ctx, repository, remote, &options).await
 }

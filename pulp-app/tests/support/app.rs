@@ -87,6 +87,14 @@ impl App {
         )));
     }
 
+    /// Starts a beat in this process.
+    pub fn spawn_beat(&mut self) {
+        self.workers.push(tokio::spawn(pulp_app::run::beat(
+            Arc::clone(&self.services),
+            self.stop.clone(),
+        )));
+    }
+
     /// Starts a `pulp-app worker` process on this app's Redis and storage.
     pub fn worker_process(&self) -> std::process::Child {
         let s = &self.services.settings;
