@@ -8,28 +8,44 @@
 //! - `10x`: every task holds one exclusive resource out of 10, so at most
 //!   10 run at once and each resource is a FIFO of a tenth of the backlog.
 //!
-//! The rate is measured as in `throughput`: tasks finished between the first
-//! observed completion and the last, divided by that time, where finished =
-//! sent - (queued + waiting for a resource + in flight).
+//! The worker process times itself: tasks run between the first start and
+//! the last return, divided by that time. The parent does not poll Redis
+//! while the worker runs, so the figure is the cost of taskq's own commands.
 //!
 //! Run with: `cargo run --release -p benches --bin reservations [-- --runs 3 --tasks 50000]`
 //!
 //! Prints each run, then medians and the ratio to the plain rate; the last
 //! line is one JSON object.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use benches::{machine, median};
-use redis::AsyncCommands;
 use taskq::testing::RedisServer;
 use taskq::worker::Worker;
 use taskq::{Client, RedisBroker, RedisConfig, TaskError, task};
 
 const NS: &str = "bench";
 
+/// Set in the worker process: how many tasks it expects to run.
+static EXPECTED: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Tasks run so far by this worker process.
+static RAN: AtomicU64 = AtomicU64::new(0);
+/// When this worker process started its first task.
+static FIRST: OnceLock<Instant> = OnceLock::new();
+
 #[task(name = "bench.noop")]
 async fn noop(i: u64) -> Result<u64, TaskError> {
+    let first = *FIRST.get_or_init(Instant::now);
+    let ran = RAN.fetch_add(1, Ordering::Relaxed) + 1;
+    if ran == EXPECTED.load(Ordering::Relaxed) {
+        let secs = first.elapsed().as_secs_f64().max(1e-6);
+        // The parent reads this line and stops the worker.
+        println!("rate {}", (ran - 1) as f64 / secs);
+    }
     Ok(i)
 }
 
@@ -66,8 +82,9 @@ async fn broker(url: &str) -> RedisBroker {
         .expect("connect to redis")
 }
 
-/// Child mode: `reservations --worker <url> <concurrency>`.
-fn run_worker(url: &str, concurrency: usize) {
+/// Child mode: `reservations --worker <url> <concurrency> <tasks>`.
+fn run_worker(url: &str, concurrency: usize, tasks: u64) {
+    EXPECTED.store(tasks, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,10 +101,15 @@ fn run_worker(url: &str, concurrency: usize) {
     });
 }
 
-fn spawn_worker(url: &str, concurrency: usize) -> Child {
+fn spawn_worker(url: &str, concurrency: usize, tasks: u64) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--worker", url, &concurrency.to_string()])
-        .stdout(Stdio::null())
+        .args([
+            "--worker",
+            url,
+            &concurrency.to_string(),
+            &tasks.to_string(),
+        ])
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn worker process")
@@ -99,26 +121,6 @@ fn stop(mut child: Child) {
         .arg(child.id().to_string())
         .status();
     let _ = child.wait();
-}
-
-/// Tasks queued, waiting for a resource, or in flight.
-async fn outstanding(conn: &mut redis::aio::ConnectionManager) -> u64 {
-    let (queued, waiting, ready): (u64, u64, u64) = redis::pipe()
-        .llen(format!("{{{NS}}}:q:default:1"))
-        .hlen(format!("{{{NS}}}:res:waiting"))
-        .zcard(format!("{{{NS}}}:res:ready"))
-        .query_async(conn)
-        .await
-        .unwrap_or((0, 0, 0));
-    let inflight_keys: Vec<String> = conn
-        .keys(format!("{{{NS}}}:inflight:*"))
-        .await
-        .unwrap_or_default();
-    let mut held = 0;
-    for k in inflight_keys {
-        held += conn.hlen::<_, u64>(k).await.unwrap_or(0);
-    }
-    queued + waiting + ready + held
 }
 
 /// Resources per task: none, one of 1,000, one of 10.
@@ -140,9 +142,7 @@ impl Mode {
 async fn measure(a: &Args, mode: Mode) -> f64 {
     let server = RedisServer::start().expect("start redis-server");
     let url = server.url();
-    let b = broker(&url).await;
-    let mut conn = b.connection();
-    let client = Client::new(b);
+    let client = Client::new(broker(&url).await);
     let mut sent = 0;
     while sent < a.tasks {
         let n = (a.tasks - sent).min(1000);
@@ -155,30 +155,29 @@ async fn measure(a: &Args, mode: Mode) -> f64 {
             .unwrap();
         sent += n;
     }
-    let worker = spawn_worker(&url, a.concurrency);
-    let mut first: Option<(Instant, u64)> = None;
-    let mut last;
-    loop {
-        let left = outstanding(&mut conn).await;
-        let now = Instant::now();
-        if first.is_none() && left < a.tasks {
-            first = Some((now, left));
-        }
-        last = (now, left);
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let mut worker = spawn_worker(&url, a.concurrency, a.tasks);
+    let out = worker.stdout.take().expect("worker stdout");
+    let rate = tokio::task::spawn_blocking(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("rate ").and_then(|r| r.parse::<f64>().ok()))
+    })
+    .await
+    .unwrap()
+    .expect("the worker reports its rate");
     stop(worker);
-    let (t0, left0) = first.unwrap_or(last);
-    (left0 - last.1) as f64 / (last.0 - t0).as_secs_f64().max(1e-6)
+    rate
 }
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--worker") {
-        run_worker(&argv[2], argv[3].parse().unwrap_or(256));
+        run_worker(
+            &argv[2],
+            argv[3].parse().unwrap_or(256),
+            argv[4].parse().unwrap_or(u64::MAX),
+        );
         return;
     }
     let a = args();

@@ -559,7 +559,12 @@ impl Broker for MemoryBroker {
         Ok(cancel)
     }
 
-    async fn finish(&self, worker: &WorkerId, outcomes: &[Outcome]) -> Result<FinishReport> {
+    async fn finish(
+        &self,
+        worker: &WorkerId,
+        _queues: &[String],
+        outcomes: &[Outcome],
+    ) -> Result<FinishReport> {
         let mut report = FinishReport::default();
         {
             let mut st = self.lock();

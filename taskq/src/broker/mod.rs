@@ -374,7 +374,16 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// Acknowledges tasks and stores their outcomes, atomically per task, and
     /// releases their resources. Outcomes of tasks the worker no longer owns
     /// are ignored and reported as fenced.
-    async fn finish(&self, worker: &WorkerId, outcomes: &[Outcome]) -> Result<FinishReport>;
+    ///
+    /// `queues` are the queues the worker serves: waiters that a release
+    /// makes ready and that belong to one of them may be queued in the same
+    /// step (their records say `waiting` until a worker starts them).
+    async fn finish(
+        &self,
+        worker: &WorkerId,
+        queues: &[String],
+        outcomes: &[Outcome],
+    ) -> Result<FinishReport>;
 
     /// Moves an in-flight frame the worker cannot decode to the dead-letter
     /// list, with `reason`.

@@ -56,7 +56,11 @@ pub(crate) async fn ack_loop<S>(
         if !outcomes.is_empty() {
             let mut delay = Duration::from_millis(50);
             loop {
-                match shared.broker.finish(&shared.id, &outcomes).await {
+                match shared
+                    .broker
+                    .finish(&shared.id, shared.queues(), &outcomes)
+                    .await
+                {
                     Ok(report) => {
                         for id in &report.fenced {
                             tracing::warn!(task.id = %id, "outcome ignored: the task was handed to another worker");

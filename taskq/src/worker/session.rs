@@ -58,6 +58,10 @@ impl<S> SessionShared<S> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn queues(&self) -> &[String] {
+        &self.config.queues
+    }
+
     pub(crate) fn is_running(&self, id: &TaskId) -> bool {
         self.running().contains_key(id)
     }

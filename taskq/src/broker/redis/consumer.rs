@@ -112,6 +112,7 @@ impl RedisBroker {
     pub(super) async fn finish_tasks(
         &self,
         worker: &WorkerId,
+        queues: &[String],
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
         let k = self.keys();
@@ -125,7 +126,15 @@ impl RedisBroker {
             inv.arg(now_ms())
                 .arg(batch.len())
                 .arg(k.done_channel_prefix())
-                .arg(worker);
+                .arg(worker)
+                .arg(queues.len());
+            for q in queues {
+                for p in Priority::ALL {
+                    inv.key(k.queue(q, p));
+                }
+                inv.key(k.delayed(q)).key(k.wake(q));
+                inv.arg(q);
+            }
             for o in batch {
                 inv.key(k.task(o.id.as_str())).key(k.delayed(&o.queue));
                 inv.arg(o.id.as_str());

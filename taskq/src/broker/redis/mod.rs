@@ -293,8 +293,13 @@ impl Broker for RedisBroker {
         self.mark_tasks_started(worker, started).await
     }
 
-    async fn finish(&self, worker: &WorkerId, outcomes: &[Outcome]) -> Result<FinishReport> {
-        self.finish_tasks(worker, outcomes).await
+    async fn finish(
+        &self,
+        worker: &WorkerId,
+        queues: &[String],
+        outcomes: &[Outcome],
+    ) -> Result<FinishReport> {
+        self.finish_tasks(worker, queues, outcomes).await
     }
 
     async fn dead_letter(&self, worker: &WorkerId, id: &str, reason: &str) -> Result<()> {

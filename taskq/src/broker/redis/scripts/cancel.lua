@@ -21,11 +21,12 @@ end
 redis.call('HSET', task, 'state', 'canceled', 'error', 'canceled before it started',
   'error_kind', 'canceled', 'finished', ARGV[2])
 redis.call('EXPIRE', task, tonumber(redis.call('HGET', task, 'ttl')) or 86400)
-if st ~= 'waiting' then
-  -- Its frame sits in a queue or the delayed set: fetch drops it.
+if st ~= 'waiting' or redis.call('HEXISTS', RES_WAITING, ARGV[1]) == 0 then
+  -- Its frame sits in a queue or the delayed set (a waiter queued by the
+  -- release of its resource still says 'waiting'): fetch drops it.
   redis.call('SADD', KEYS[8], ARGV[1])
 end
 redis.call('PUBLISH', ARGV[3], 'canceled')
 -- A worker may already hold it without having marked it started.
 redis.call('PUBLISH', ARGV[4], 'cancel ' .. ARGV[1])
-return { 'canceled-now', res_release(ARGV[1]) }
+return { 'canceled-now', res_release(ARGV[1], nil, false) }

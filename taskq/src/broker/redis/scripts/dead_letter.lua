@@ -15,4 +15,4 @@ if redis.call('EXISTS', KEYS[9]) == 1 then
   redis.call('EXPIRE', KEYS[9], tonumber(redis.call('HGET', KEYS[9], 'ttl')) or 86400)
   redis.call('PUBLISH', ARGV[4], 'failed')
 end
-return res_release(ARGV[1])
+return res_release(ARGV[1], nil, false)

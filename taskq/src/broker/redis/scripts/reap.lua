@@ -24,7 +24,7 @@ local function finalize(task, id, state, message, ekind)
   redis.call('EXPIRE', task, tonumber(redis.call('HGET', task, 'ttl')) or 86400)
   redis.call('PUBLISH', ARGV[5] .. id, state)
   redis.call('HDEL', KEYS[9], id)
-  for _, v in ipairs(res_release(id)) do
+  for _, v in ipairs(res_release(id, nil, false)) do
     promoted[#promoted + 1] = v
   end
 end

@@ -86,14 +86,16 @@ local function res_reserve(id, queue, prio, eta, resources)
   return res_is_ready(id, m)
 end
 
--- Removes task `id`'s entries and marks the waiters that became ready in
--- RES_READY. Returns a flat list {id, queue, prio, ...} of those waiters;
--- the caller pushes them to their queues (script push_ready).
+-- Removes task `id`'s entries and hands on the waiters that became ready:
+-- `push(c, meta)` (optional) may queue a waiter at once and return true;
+-- the others are marked in RES_READY and returned as a flat list
+-- {id, queue, prio, ...} for the caller to queue (script push_ready).
+-- `running` says the task ran (so it is neither waiting nor marked ready).
 --
 -- Only entries that this release can unblock are examined: the new first
 -- entry of each resource if it is exclusive, and, when an exclusive entry
 -- went away, the run of shared entries before the first exclusive one.
-local function res_release(id)
+local function res_release(id, push, running)
   local meta = redis.call('HGET', RES_TASKS, id)
   if not meta then
     return {}
@@ -107,8 +109,10 @@ local function res_release(id)
     end
   end
   redis.call('HDEL', RES_TASKS, id)
-  redis.call('HDEL', RES_WAITING, id)
-  redis.call('ZREM', RES_READY, id)
+  if not running then
+    redis.call('HDEL', RES_WAITING, id)
+    redis.call('ZREM', RES_READY, id)
+  end
 
   local seen = {}
   local ready = {}
@@ -131,7 +135,7 @@ local function res_release(id)
           seen[c] = true
           if redis.call('HEXISTS', RES_WAITING, c) == 1 and not redis.call('ZSCORE', RES_READY, c) then
             local cm = res_parse_meta(redis.call('HGET', RES_TASKS, c))
-            if res_is_ready(c, cm) then
+            if res_is_ready(c, cm) and not (push and push(c, cm)) then
               redis.call('ZADD', RES_READY, tonumber(cm.seq, 16), c)
               ready[#ready + 1] = c
               ready[#ready + 1] = cm.queue
