@@ -76,6 +76,8 @@ TASK=$(pulp task list --limit 1 | json 'd[0]["pulp_href"]')
 [ "$(pulp task show --href "$TASK" | json 'd["state"]')" = completed ] || fail "task show"
 [ "$(pulp repository version list | json 'len(d)')" = 2 ] || fail "repository version list"
 [ "$(pulp file repository version list --repository frepo | json 'd[0]["number"]')" = 1 ] || fail "file repository version list"
+pulp file repository version destroy --repository frepo --version 0 >/dev/null || fail "repository version destroy"
+[ "$(pulp file repository version list --repository frepo | json '[v["number"] for v in d]')" = "[1]" ] || fail "version 0 still listed"
 
 echo "-- cancel a running sync"
 pulp file remote create --name slow --url "http://127.0.0.1:$SLOW_PORT/PULP_MANIFEST" --download-concurrency 1 >/dev/null 2>&1

@@ -4,24 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::app::{App, FileServer};
-
-/// Writes a file repository of `n` files with make_file_repo.sh semantics.
-fn file_repo(dir: &std::path::Path, files: &[(&str, &[u8])]) {
-    use sha2::Digest;
-    let mut manifest = String::new();
-    for (path, bytes) in files {
-        let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, bytes).unwrap();
-        manifest.push_str(&format!(
-            "{path},{},{}\n",
-            hex::encode(sha2::Sha256::digest(bytes)),
-            bytes.len()
-        ));
-    }
-    std::fs::write(dir.join("PULP_MANIFEST"), manifest).unwrap();
-}
+use support::app::{App, FileServer, file_repo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_publish_distribute_serve() {

@@ -478,3 +478,52 @@ async fn syncs_xz_and_bzip2_metadata() {
     }
     app.stop().await;
 }
+
+/// `retain_package_versions = 1`: the synced version holds only the newest
+/// version of each package name and architecture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_package_versions_keeps_the_newest_of_each_package() {
+    use pulp_app::plugins::rpm::model::Nevra;
+    use pulp_app::plugins::rpm::retention::evr_cmp;
+    let Some(fixture) = fixtures::rpm_repo(N, &[]) else {
+        return;
+    };
+    let truth = metadata::ground_truth(&fixture);
+    let mut newest: std::collections::BTreeMap<(String, String), metadata::Truth> =
+        std::collections::BTreeMap::new();
+    let nevra = |t: &metadata::Truth| Nevra {
+        name: t.name.clone(),
+        epoch: t.epoch.clone(),
+        version: t.version.clone(),
+        release: t.release.clone(),
+        arch: t.arch.clone(),
+    };
+    for t in &truth {
+        let slot = newest.entry((t.name.clone(), t.arch.clone()));
+        let e = slot.or_insert_with(|| t.clone());
+        if evr_cmp(&nevra(t), &nevra(e)).is_gt() {
+            *e = t.clone();
+        }
+    }
+    assert!(
+        newest.len() < truth.len(),
+        "the fixture has packages in several versions"
+    );
+    let app = App::start().await;
+    let server = CountingServer::start(&fixture).await;
+    let (repo, _) = app
+        .repo_with_remote("rpm", "retain", &server.url, json!({}))
+        .await;
+    let (s, body) = app
+        .patch(&repo, json!({"retain_package_versions": 1}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let task = rpm_support::sync(&app, &repo, json!({})).await;
+    let v1 = task["created_resources"][0].as_str().unwrap().to_owned();
+    let kept: Vec<metadata::Truth> = newest.into_values().collect();
+    assert_eq!(
+        rpm_support::package_entries(&app, &v1).await,
+        rpm_support::truth_entries(&kept)
+    );
+    app.stop().await;
+}

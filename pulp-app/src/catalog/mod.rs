@@ -25,7 +25,7 @@ use redis::aio::ConnectionManager;
 pub use content::{ContentFilter, ContentPage};
 pub(crate) use keys::Keys;
 pub use store::{Entity, ListFilter, Page};
-pub use versions::{VersionChange, VersionRef};
+pub use versions::{VersionChange, VersionDeletion, VersionRef};
 
 /// What went wrong in the catalog.
 #[derive(Debug, thiserror::Error)]

@@ -61,7 +61,8 @@ const COMMIT: &str = r"
 -- The diff was staged by pipelined ZADDs; here it only moves into place, so
 -- Redis is blocked for set operations in C, not for a Lua loop per unit.
 local latest = tonumber(redis.call('HGET', KEYS[1], 'latest') or '-1')
-if latest ~= tonumber(ARGV[1]) then
+local next = tonumber(redis.call('HGET', KEYS[1], 'next') or '-1')
+if latest ~= tonumber(ARGV[1]) or next ~= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[8], KEYS[9])
   return -1 - latest
 end
@@ -81,6 +82,61 @@ redis.call('ZADD', KEYS[7], ARGV[4], ARGV[5] .. '/' .. ARGV[2])
 redis.call('HSET', KEYS[1], 'latest', ARGV[2], 'next', tonumber(ARGV[2]) + 1)
 return 1
 ";
+
+const DELETE_VERSION: &str = r"
+-- KEYS[1] state, KEYS[2] versions, KEYS[3] version json, KEYS[4] added,
+-- KEYS[5] removed, KEYS[6] repository content, KEYS[7] all versions,
+-- KEYS[8] next version's added, KEYS[9] next version's removed,
+-- KEYS[10..13] scratch sets
+-- ARGV number, next number (-1 when deleting the latest), previous number
+-- (-1 when deleting the oldest), member in the all-versions index
+-- A version's diff is relative to the previous existing version (the oldest
+-- one's to the empty set). Deleting version k folds its diff into the next:
+--   added'   = (added_k - removed_next) + (added_next - removed_k)
+--   removed' = (removed_k - added_next) + (removed_next - added_k)
+-- so every other version's content stays what it was.
+local n = tonumber(ARGV[1])
+if redis.call('ZSCORE', KEYS[2], n) == false then
+  return 0
+end
+if redis.call('ZCARD', KEYS[2]) <= 1 then
+  return -1
+end
+local following = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. n, '+inf', 'LIMIT', 0, 1)[1]
+local preceding = redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. n, '-inf', 'LIMIT', 0, 1)[1]
+if tonumber(following or '-1') ~= tonumber(ARGV[2])
+  or tonumber(preceding or '-1') ~= tonumber(ARGV[3]) then
+  return -2
+end
+if following then
+  redis.call('ZDIFFSTORE', KEYS[10], 2, KEYS[4], KEYS[9])
+  redis.call('ZDIFFSTORE', KEYS[11], 2, KEYS[8], KEYS[5])
+  redis.call('ZDIFFSTORE', KEYS[12], 2, KEYS[5], KEYS[8])
+  redis.call('ZDIFFSTORE', KEYS[13], 2, KEYS[9], KEYS[4])
+  redis.call('ZUNIONSTORE', KEYS[8], 2, KEYS[10], KEYS[11])
+  redis.call('ZUNIONSTORE', KEYS[9], 2, KEYS[12], KEYS[13])
+  redis.call('DEL', KEYS[10], KEYS[11], KEYS[12], KEYS[13])
+else
+  redis.call('ZDIFFSTORE', KEYS[6], 2, KEYS[6], KEYS[4])
+  redis.call('ZUNIONSTORE', KEYS[6], 2, KEYS[6], KEYS[5])
+  redis.call('HSET', KEYS[1], 'latest', preceding)
+end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[2], n)
+redis.call('ZREM', KEYS[7], ARGV[4])
+return 1
+";
+
+/// What [`Catalog::delete_version`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionDeletion {
+    /// The version was deleted; its changes now belong to the next version.
+    Deleted,
+    /// There was no such version.
+    Missing,
+    /// It is the repository's only version, which is never deleted.
+    OnlyVersion,
+}
 
 /// Rebuilds the content of an old version into KEYS[1] by undoing the newer
 /// versions' changes on a copy of the latest content.
@@ -252,12 +308,7 @@ impl Catalog {
             pipe.zlexcount(&key, format!("[{}:", t.tag()), format!("[{};", t.tag()));
         }
         let counts: Vec<u64> = pipe.query_async(&mut self.conn()).await?;
-        Ok(ContentType::ALL
-            .iter()
-            .zip(counts)
-            .filter(|(_, c)| *c > 0)
-            .map(|(t, c)| (t.pulp_name().to_owned(), c))
-            .collect())
+        Ok(by_type(&counts))
     }
 
     /// Creates a new version from the latest one with `change` applied,
@@ -302,7 +353,13 @@ impl Catalog {
         if adds.is_empty() && removes.is_empty() {
             return Ok(None);
         }
-        let number = expected_latest + 1;
+        // Numbers are never reused, even after the latest version was
+        // deleted (cached rebuilds are named by the latest number).
+        let number: u64 = self
+            .conn()
+            .hget::<_, _, Option<u64>>(k.repo_state(&repo.id), "next")
+            .await?
+            .unwrap_or(expected_latest + 1);
         let mut summary = ContentSummary {
             present: self.present_counts(&repo.id).await?,
             ..Default::default()
@@ -402,16 +459,118 @@ impl Catalog {
             return Ok(k.repo_content(&v.repository));
         }
         let target = k.version_rebuild(&v.repository, v.number, latest);
+        // Numbers of deleted versions are gaps: their changes were folded
+        // into the next version, so only existing versions are undone.
+        let newer: Vec<u64> = self
+            .conn()
+            .zrangebyscore(k.versions(&v.repository), format!("({}", v.number), latest)
+            .await?;
         let script = Script::new(RECONSTRUCT);
         let mut inv = script.prepare_invoke();
         inv.key(&target).key(k.repo_content(&v.repository));
-        for n in ((v.number + 1)..=latest).rev() {
+        for n in newer.into_iter().rev() {
             inv.key(k.version_added(&v.repository, n))
                 .key(k.version_removed(&v.repository, n));
         }
         inv.arg(300);
         let _: i64 = inv.invoke_async(&mut self.conn()).await?;
         Ok(target)
+    }
+
+    /// Deletes version `number` of a repository. Its changes are folded into
+    /// the next version, so every other version keeps its content; deleting
+    /// the latest version makes the previous one the latest. The only
+    /// version of a repository is never deleted. Publications of the version
+    /// are the caller's to delete first.
+    ///
+    /// # Errors
+    /// Redis errors; [`CatalogError::Concurrent`] if the repository's
+    /// versions changed while this ran.
+    pub async fn delete_version(&self, repo: &Uuid, number: u64) -> Result<VersionDeletion> {
+        let k = self.keys();
+        let versions = k.versions(repo);
+        let next: Option<u64> = self
+            .conn()
+            .zrangebyscore_limit(&versions, format!("({number}"), "+inf", 0, 1)
+            .await
+            .map(|v: Vec<u64>| v.first().copied())?;
+        let prev: Option<u64> = self
+            .conn()
+            .zrevrangebyscore_limit(&versions, format!("({number}"), "-inf", 0, 1)
+            .await
+            .map(|v: Vec<u64>| v.first().copied())?;
+        let script = Script::new(DELETE_VERSION);
+        let mut inv = script.prepare_invoke();
+        inv.key(k.repo_state(repo))
+            .key(&versions)
+            .key(k.version(repo, number))
+            .key(k.version_added(repo, number))
+            .key(k.version_removed(repo, number))
+            .key(k.repo_content(repo))
+            .key(k.all_versions());
+        // Without a next version these two are unused placeholders.
+        let following = next.unwrap_or(number);
+        inv.key(k.version_added(repo, following))
+            .key(k.version_removed(repo, following));
+        for _ in 0..4 {
+            inv.key(k.temp());
+        }
+        let as_arg = |n: Option<u64>| n.map_or(-1, |n| n as i64);
+        inv.arg(number)
+            .arg(as_arg(next))
+            .arg(as_arg(prev))
+            .arg(format!("{repo}/{number}"));
+        let outcome: i64 = inv.invoke_async(&mut self.conn()).await?;
+        match outcome {
+            0 => return Ok(VersionDeletion::Missing),
+            -1 => return Ok(VersionDeletion::OnlyVersion),
+            -2 => return Err(CatalogError::Concurrent(self.latest_version(repo).await?)),
+            _ => {}
+        }
+        if let Some(n) = next {
+            self.recount_changes(VersionRef {
+                repository: *repo,
+                number: n,
+            })
+            .await?;
+        }
+        Ok(VersionDeletion::Deleted)
+    }
+
+    /// Recomputes the added and removed counts of a version's summary from
+    /// its diff sets (after an older version was folded into it).
+    async fn recount_changes(&self, v: VersionRef) -> Result<()> {
+        let Some(mut version) = self.version(v).await? else {
+            return Ok(());
+        };
+        let k = self.keys();
+        let mut pipe = redis::pipe();
+        for key in [
+            k.version_added(&v.repository, v.number),
+            k.version_removed(&v.repository, v.number),
+        ] {
+            for t in ContentType::ALL {
+                pipe.zlexcount(&key, format!("[{}:", t.tag()), format!("[{};", t.tag()));
+            }
+        }
+        let counts: Vec<u64> = pipe.query_async(&mut self.conn()).await?;
+        let (added, removed) = counts.split_at(ContentType::ALL.len());
+        version.summary.added = by_type(added);
+        version.summary.removed = by_type(removed);
+        let key = k.version(&v.repository, v.number);
+        let _: () = self.conn().set(&key, to_json(&key, &version)?).await?;
+        Ok(())
+    }
+
+    /// The version numbers of a repository, oldest first.
+    ///
+    /// # Errors
+    /// Redis errors.
+    pub async fn all_version_numbers(&self, repo: &Uuid) -> Result<Vec<u64>> {
+        Ok(self
+            .conn()
+            .zrange(self.keys().versions(repo), 0, -1)
+            .await?)
     }
 
     /// The sorted set of content a version added (`added`) or removed.
@@ -486,4 +645,15 @@ impl Catalog {
         self.delete(repo).await?;
         Ok(())
     }
+}
+
+/// Counts in [`ContentType::ALL`] order as a summary section: Pulp's type
+/// name → count, without the zeros.
+fn by_type(counts: &[u64]) -> BTreeMap<String, u64> {
+    ContentType::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, c)| **c > 0)
+        .map(|(t, c)| (t.pulp_name().to_owned(), *c))
+        .collect()
 }

@@ -33,6 +33,7 @@ pub fn register(builder: WorkerBuilder<Services>) -> WorkerBuilder<Services> {
         .register::<publish::rpm_publish>()
         .register::<repository::modify>()
         .register::<repository::delete_repository>()
+        .register::<repository::delete_version>()
         .register::<distributions::distribution_save>()
         .register::<distributions::distribution_delete>()
         .register::<orphans::orphan_cleanup>()

@@ -325,3 +325,20 @@ impl Drop for FileServer {
         self.stop.cancel();
     }
 }
+
+/// Writes a file repository (the files and their PULP_MANIFEST) into `dir`.
+pub fn file_repo(dir: &Path, files: &[(&str, &[u8])]) {
+    use sha2::Digest;
+    let mut manifest = String::new();
+    for (path, bytes) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        manifest.push_str(&format!(
+            "{path},{},{}\n",
+            hex::encode(sha2::Sha256::digest(bytes)),
+            bytes.len()
+        ));
+    }
+    std::fs::write(dir.join("PULP_MANIFEST"), manifest).unwrap();
+}

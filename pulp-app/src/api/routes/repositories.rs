@@ -163,6 +163,15 @@ pub(super) fn routes(plugin: Plugin) -> Vec<Route> {
             get(move |s, p| version(s, p, plugin)),
         )
         .path_param(format!("{x}_repository_version_href")),
+        Route::new(
+            "delete",
+            &vhref,
+            &vitem,
+            format!("repositories_{x}_versions_delete"),
+            delete_route(move |s, u, p| delete_version(s, u, p, plugin)),
+        )
+        .path_param(format!("{x}_repository_version_href"))
+        .responses(&[202]),
     ]
 }
 
@@ -553,4 +562,34 @@ async fn version(
         .await?
         .ok_or_else(|| ApiError::not_found("RepositoryVersion"))?;
     Ok(ok(render::version(&v)))
+}
+
+async fn delete_version(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path((id, number)): Path<(String, u64)>,
+    plugin: Plugin,
+) -> ApiResult<super::Json> {
+    let repo = load(&state, &id, plugin).await?;
+    state
+        .catalog
+        .version(VersionRef {
+            repository: repo.id,
+            number,
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("RepositoryVersion"))?;
+    let call = repo_tasks::delete_version::call(repo.id, number).into_raw()?;
+    let task = dispatch(
+        &state,
+        &user.0,
+        Dispatch {
+            name: "pulpcore.app.tasks.repository.delete_version",
+            call,
+            exclusive: vec![repo_prn(&repo)],
+            shared: vec![],
+        },
+    )
+    .await?;
+    Ok(accepted(&task))
 }

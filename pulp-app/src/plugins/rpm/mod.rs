@@ -7,12 +7,14 @@
 //! | [`rpmfile`] | reads an `.rpm` file's headers into a [`model::Package`], as createrepo_c describes it |
 //! | [`content`] | packages, advisories and comps as catalog content units (files and changelogs in blobs) |
 //! | [`sync`], [`publish`] | the sync and publish tasks' work |
+//! | [`retention`] | `retain_package_versions`: only the newest N versions of each package |
 //! | [`upload`] | uploaded `.rpm` files as content units |
 
 pub mod content;
 pub mod metadata;
 pub mod model;
 pub mod publish;
+pub mod retention;
 pub mod rpmfile;
 pub mod sync;
 pub mod upload;
