@@ -87,6 +87,9 @@ pub async fn put_sync_schedule(
         .resources
         .push(taskq::Resource::shared(prn(plugin, "remote", &remote)));
     call.options
+        .resources
+        .push(taskq::Resource::shared(crate::tasks::dispatch::ORPHANS));
+    call.options
         .headers
         .insert("pulp.created_by".to_owned(), format!("beat:{name}"));
     let mut schedule = Schedule::new(name, when, call);

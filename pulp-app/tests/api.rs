@@ -703,3 +703,80 @@ async fn tasks_list_filter_read_cancel() {
     assert_eq!(t["name"], "pulpcore.app.tasks.orphan.orphan_cleanup");
     app.stop().await;
 }
+
+/// A request path for a route template: `{id}` becomes a fresh UUID and
+/// `{number}` a version number, so the path matches the route.
+fn concrete(axum_path: &str) -> String {
+    axum_path
+        .replace("{id}", &uuid_like())
+        .replace("{number}", "1")
+}
+
+fn uuid_like() -> String {
+    "01a2124f-0a02-727a-abf8-081fcb8e2b84".to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_missing_or_wrong_credentials() {
+    let app = App::start().await;
+    let routes = pulp_app::api::routes::all();
+    assert!(routes.len() > 50, "the route table is complete");
+    let before = app.redis_snapshot().await;
+    let mut checked = 0;
+    for r in &routes {
+        let path = concrete(r.axum_path());
+        let method = reqwest::Method::from_bytes(r.method().to_uppercase().as_bytes()).unwrap();
+        let send = |auth: Option<(&str, &str)>| {
+            let mut req = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.api));
+            if let Some((u, p)) = auth {
+                req = req.basic_auth(u, Some(p));
+            }
+            if ["POST", "PATCH", "PUT"].contains(&method.as_str()) {
+                req = req.json(&json!({}));
+            }
+            req.send()
+        };
+        if r.is_public() {
+            let res = send(None).await.unwrap();
+            assert_eq!(res.status(), 200, "{} {path} is public", r.operation_id());
+            continue;
+        }
+        for (auth, detail) in [
+            (None, "Authentication credentials were not provided."),
+            (Some(("admin", "wrong")), "Invalid username/password."),
+            (Some(("nobody", "x")), "Invalid username/password."),
+        ] {
+            let res = send(auth).await.unwrap();
+            let id = r.operation_id();
+            assert_eq!(res.status(), 401, "{id} {method} {path} {auth:?}");
+            assert_eq!(
+                res.headers()["www-authenticate"],
+                "Basic realm=\"pulp\"",
+                "{id}"
+            );
+            assert_eq!(res.headers()["content-type"], "application/json", "{id}");
+            let body: Value = res.json().await.unwrap();
+            assert_error_shape(&body);
+            assert_eq!(
+                (body["code"].as_str(), body["detail"].as_str()),
+                (Some("not_authenticated"), Some(detail)),
+                "{id} {auth:?}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked} protected routes");
+    // The API document is public too, and refused requests changed nothing.
+    let (s, _) = status_of(
+        &app,
+        reqwest::Method::GET,
+        &format!("{API}/docs/api.json"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(app.redis_snapshot().await, before);
+    app.stop().await;
+}

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod heartbeat;
 pub mod openapi;
 pub mod params;
 pub mod render;
@@ -45,8 +46,13 @@ impl AppState {
     }
 }
 
-/// The API router (without the content app).
+/// The API router (without the content app). While it (or a clone) lives,
+/// this process heartbeats as an API app (see [`heartbeat`]).
 pub fn router(state: AppState) -> Router {
+    let beat = Arc::new(heartbeat::spawn(
+        state.catalog.clone(),
+        crate::catalog::AppKind::Api,
+    ));
     let routes = routes::all();
     let doc = Arc::new(openapi::document(&routes));
     let mut public: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
@@ -63,10 +69,13 @@ pub fn router(state: AppState) -> Router {
     for (path, handler) in private {
         protected = protected.route(&path, handler);
     }
-    let protected = protected.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_user,
-    ));
+    // Set on the routes present, so before the layer wraps them.
+    let protected = protected
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_user,
+        ));
     let mut open = Router::new().route(
         "/pulp/api/v3/docs/api.json",
         axum::routing::get(move || {
@@ -77,7 +86,16 @@ pub fn router(state: AppState) -> Router {
     for (path, handler) in public {
         open = open.route(&path, handler);
     }
-    open.merge(protected)
+    let router = open
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(protected)
         .fallback(|| async { error::ApiError::not_found("page") })
-        .with_state(state)
+        .with_state(state);
+    error::one_shape(router).layer(axum::Extension(beat))
+}
+
+/// The answer to a known path with a method it does not have (axum adds
+/// the `Allow` header).
+async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
+    error::ApiError::method_not_allowed(method.as_str())
 }

@@ -140,6 +140,26 @@ impl Route {
         self
     }
 
+    /// The HTTP method, lower case (`get`, `post`, ...).
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The path the router mounts, with `{id}`-style captures.
+    pub fn axum_path(&self) -> &str {
+        &self.axum_path
+    }
+
+    /// The operation id in the document.
+    pub fn operation_id(&self) -> &str {
+        &self.operation_id
+    }
+
+    /// Whether the route answers without authentication.
+    pub fn is_public(&self) -> bool {
+        self.public
+    }
+
     fn operation(&self) -> Value {
         let mut params: Vec<Value> = Vec::new();
         if let Some(p) = &self.path_param {

@@ -1,7 +1,9 @@
-//! Request inputs: query parameters (repeatable, comma lists), JSON bodies
-//! with errors in the API's shape, and pagination.
+//! Request inputs: query parameters (repeatable, comma lists), path
+//! parameters, JSON and multipart bodies, all with rejections in the API's
+//! error shape, and pagination.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -178,7 +180,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+            .map_err(|e| {
+                ApiError::from_status(
+                    e.status(),
+                    format!("Could not read the request body: {}", e.body_text()),
+                )
+            })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -203,6 +210,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 ApiError::bad_request(format!("Invalid data: {msg}"))
             }
         })
+    }
+}
+
+/// Path parameters; a value that does not parse (`versions/abc/`) is a 404
+/// in the API's shape, as an URL that matches no route.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(ApiError::not_found("page"))
+            }
+            Err(e) => Err(ApiError::internal(&e)),
+        }
+    }
+}
+
+/// A `multipart/form-data` body; a missing or bad boundary is a 400 in the
+/// API's shape.
+#[derive(Debug)]
+pub struct Form(pub Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Multipart::from_request(req, state)
+            .await
+            .map(Form)
+            .map_err(|e| {
+                ApiError::from_status(
+                    e.status(),
+                    format!("Invalid multipart body: {}", e.body_text()),
+                )
+            })
     }
 }
 

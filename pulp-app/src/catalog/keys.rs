@@ -106,6 +106,13 @@ impl Keys {
         format!("{}:idx:task", self.p)
     }
 
+    /// ZSET (member app name, score last heartbeat ms): live API or content
+    /// apps (`kind` is `api` or `content`). Ephemeral, hence under `tmp:`:
+    /// every heartbeat renews its expiry, so it vanishes with the last app.
+    pub(crate) fn apps(&self, kind: &str) -> String {
+        format!("{}:tmp:apps:{kind}", self.p)
+    }
+
     /// HASH: username → argon2 PHC string.
     pub(crate) fn users(&self) -> String {
         format!("{}:users", self.p)

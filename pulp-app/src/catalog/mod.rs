@@ -11,6 +11,7 @@
 //! set of its latest version, so memory grows with change, not with the
 //! number of versions. Older versions are reconstructed on demand.
 
+mod apps;
 mod content;
 mod distributions;
 mod keys;
@@ -22,6 +23,7 @@ mod versions;
 
 use redis::aio::ConnectionManager;
 
+pub use apps::AppKind;
 pub use content::{ContentFilter, ContentPage};
 pub(crate) use keys::Keys;
 pub use store::{Entity, ListFilter, Page};

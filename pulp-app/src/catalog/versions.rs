@@ -573,6 +573,52 @@ impl Catalog {
             .await?)
     }
 
+    /// The versions of `repo` (numbers, oldest first) that contain at least
+    /// one of `refs` (the `content` / `content__in` filters of version and
+    /// publication listings). Walks the versions' diffs oldest first, so no
+    /// version is rebuilt: each diff is relative to the previous existing
+    /// version, the oldest one's to the empty set.
+    ///
+    /// # Errors
+    /// Redis errors.
+    pub async fn versions_containing(&self, repo: &Uuid, refs: &[ContentRef]) -> Result<Vec<u64>> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let k = self.keys();
+        let members: Vec<String> = refs.iter().map(ToString::to_string).collect();
+        let numbers = self.all_version_numbers(repo).await?;
+        let mut present = vec![false; members.len()];
+        let mut out = Vec::new();
+        for chunk in numbers.chunks(200) {
+            let mut pipe = redis::pipe();
+            for n in chunk {
+                pipe.cmd("ZMSCORE")
+                    .arg(k.version_added(repo, *n))
+                    .arg(&members);
+                pipe.cmd("ZMSCORE")
+                    .arg(k.version_removed(repo, *n))
+                    .arg(&members);
+            }
+            let scores: Vec<Vec<Option<f64>>> = pipe.query_async(&mut self.conn()).await?;
+            for (n, diff) in chunk.iter().zip(scores.chunks(2)) {
+                let [added, removed] = diff else { continue };
+                for (i, p) in present.iter_mut().enumerate() {
+                    if added.get(i).is_some_and(Option::is_some) {
+                        *p = true;
+                    }
+                    if removed.get(i).is_some_and(Option::is_some) {
+                        *p = false;
+                    }
+                }
+                if present.iter().any(|p| *p) {
+                    out.push(*n);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The sorted set of content a version added (`added`) or removed.
     pub fn version_diff_key(&self, v: VersionRef, added: bool) -> String {
         if added {

@@ -26,13 +26,20 @@ use crate::catalog::model::{Distribution, Publication};
 use crate::services::Services;
 use crate::tasks::publish::publication_dir;
 
-/// The content app's router.
+/// The content app's router. While it (or a clone) lives, this process
+/// heartbeats as a content app, so `/status/` lists it among
+/// `online_content_apps`.
 pub fn router(services: Arc<Services>) -> Router {
+    let beat = Arc::new(crate::api::heartbeat::spawn(
+        services.catalog.clone(),
+        crate::catalog::AppKind::Content,
+    ));
     Router::new()
         .route("/pulp/content/", get(root))
         .route("/pulp/content/{*path}", get(content))
         .fallback(|| async { not_found() })
         .with_state(services)
+        .layer(axum::Extension(beat))
 }
 
 /// `404: Not Found` as Pulp's content app answers it.

@@ -14,6 +14,14 @@ use crate::services::Services;
 
 use super::ProgressReport;
 
+/// The resource orphan cleanup reserves exclusively. Every task that stores
+/// content or artifacts, or adds content to a version (syncs, uploads,
+/// copy, modify), reserves it shared: cleanup then waits until they have
+/// committed what they stored, and they wait behind a cleanup that started
+/// first, so cleanup never deletes what a running task is about to use
+/// (whatever the orphan protection time).
+pub const ORPHANS: &str = "pdrn:orphans";
+
 /// A task to send.
 #[derive(Debug)]
 pub struct Dispatch {

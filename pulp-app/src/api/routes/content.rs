@@ -1,7 +1,7 @@
 //! Content listings per type, with Pulp's filters and true counts, and
 //! reading one unit.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use uuid::Uuid;
 
@@ -9,7 +9,7 @@ use super::{fields, ok};
 use crate::api::AppState;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::{Kind, Route};
-use crate::api::params::Params;
+use crate::api::params::{ApiPath, Params};
 use crate::api::render::{self, parse_version_href, select_fields};
 use crate::catalog::model::{ContentRef, ContentType, Plugin};
 use crate::catalog::{ContentFilter, VersionRef};
@@ -148,7 +148,7 @@ async fn list(
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     kind: ContentType,
 ) -> ApiResult<super::Json> {
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found("Content"))?;

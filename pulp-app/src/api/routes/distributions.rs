@@ -5,19 +5,22 @@
 use std::collections::BTreeMap;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete as delete_route, get, patch, post};
 use chrono::Utc;
 use uuid::Uuid;
 
 use super::remotes::name_filter;
+use super::repositories::content_refs;
+use super::versions::ContainsCache;
 use super::{check_name, fields, infix, ok};
 use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::{Kind, Route};
-use crate::api::params::{Body, Params};
+use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::{self, parse_href, parse_version_href, select_fields};
+use crate::catalog::Page;
 use crate::catalog::model::{Distribution, Plugin, Publication, Repository};
 use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
 use crate::tasks::distributions::{distribution_delete, distribution_save};
@@ -132,7 +135,26 @@ async fn list(
             && (bp_in.is_empty() || bp_in.iter().any(|b| b == &d.base_path))
             && repo.is_none_or(|r| d.repository == Some(r))
     });
-    let page = state.catalog.list(plugin, &filter, offset, limit).await?;
+    let page = match params.get("with_content") {
+        None => state.catalog.list(plugin, &filter, offset, limit).await?,
+        Some(href) => {
+            let refs = content_refs("with_content", &[href.to_owned()])?;
+            let all = state.catalog.list(plugin, &filter, 0, usize::MAX).await?;
+            let mut cache = ContainsCache::new(&state, refs);
+            let mut items = Vec::new();
+            for d in all.items {
+                if let Some(p) = served_publication(&state, &d).await?
+                    && cache.contains(p.repository, p.version).await?
+                {
+                    items.push(d);
+                }
+            }
+            Page {
+                count: items.len() as u64,
+                items: items.into_iter().skip(offset).take(limit).collect(),
+            }
+        }
+    };
     let (sel, exclude) = fields(&params);
     let results = page
         .items
@@ -146,6 +168,25 @@ async fn list(
         })
         .collect();
     Ok(ok(params.paginated(page.count, results)))
+}
+
+/// The publication a distribution serves now (as the content app picks
+/// it): its own, else the newest of its repository, else the newest of its
+/// pinned version; `with_content` matches what that publication's version
+/// contains.
+async fn served_publication(state: &AppState, d: &Distribution) -> ApiResult<Option<Publication>> {
+    if let Some(id) = d.publication {
+        return Ok(state.catalog.get::<Publication>(&id).await?);
+    }
+    let (repo, version) = match (d.repository, d.repository_version) {
+        (Some(r), _) => (r, None),
+        (None, Some((r, n))) => (r, Some(n)),
+        (None, None) => return Ok(None),
+    };
+    let pubs = state.catalog.repository_publications(&repo).await?;
+    Ok(pubs
+        .into_iter()
+        .find(|p| version.is_none_or(|n| p.version == n)))
 }
 
 /// Checks a base path: relative, no empty, `.` or `..` segments, plain characters.
@@ -343,7 +384,7 @@ fn prn(d: &Distribution) -> String {
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let d = load(&state, &id, plugin).await?;
@@ -353,7 +394,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     Body(body): Body<DistributionBody>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
@@ -379,7 +420,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let d = load(&state, &id, plugin).await?;

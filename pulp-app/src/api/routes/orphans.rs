@@ -11,7 +11,7 @@ use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::Route;
 use crate::api::params::Body;
-use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
+use crate::tasks::dispatch::{Dispatch, ORPHANS, accepted, dispatch};
 use crate::tasks::orphans::orphan_cleanup;
 
 crate::api_model! {
@@ -56,7 +56,7 @@ async fn cleanup(
         Dispatch {
             name: "pulpcore.app.tasks.orphan.orphan_cleanup",
             call,
-            exclusive: vec!["pdrn:orphans".to_owned()],
+            exclusive: vec![ORPHANS.to_owned()],
             shared: vec![],
         },
     )

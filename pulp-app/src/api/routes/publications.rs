@@ -1,22 +1,24 @@
-//! Publications: list, create (a task), read, delete.
+//! Publications: list (by repository, version, or content their version
+//! contains), create (a task), read, delete.
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete as delete_route, get, post};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::repositories::{load as load_repo, repo_prn};
+use super::versions::{ContainsCache, content_filter};
 use super::{fields, infix, ok};
 use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::{Kind, Route};
-use crate::api::params::{Body, Params};
+use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::{self, parse_href, parse_version_href, select_fields};
-use crate::catalog::ListFilter;
 use crate::catalog::model::{Distribution, Plugin, Publication};
+use crate::catalog::{ListFilter, Page};
 use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
 use crate::tasks::publish::{RpmPublishOptions, file_publish, rpm_publish};
 
@@ -116,7 +118,24 @@ async fn list(
                 && version.is_none_or(|(r, n)| p.repository == r && p.version == n)
         }),
     };
-    let page = state.catalog.list(plugin, &filter, offset, limit).await?;
+    let content = content_filter(&params)?;
+    let page = match content {
+        None => state.catalog.list(plugin, &filter, offset, limit).await?,
+        Some(refs) => {
+            let all = state.catalog.list(plugin, &filter, 0, usize::MAX).await?;
+            let mut cache = ContainsCache::new(&state, refs);
+            let mut items = Vec::new();
+            for p in all.items {
+                if cache.contains(p.repository, p.version).await? {
+                    items.push(p);
+                }
+            }
+            Page {
+                count: items.len() as u64,
+                items: items.into_iter().skip(offset).take(limit).collect(),
+            }
+        }
+    };
     let (sel, exclude) = fields(&params);
     let mut results = Vec::new();
     for p in &page.items {
@@ -258,7 +277,7 @@ async fn load(state: &AppState, id: &str, plugin: Plugin) -> ApiResult<Publicati
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let p = load(&state, &id, plugin).await?;
@@ -267,7 +286,7 @@ async fn read(
 
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<StatusCode> {
     let p = load(&state, &id, plugin).await?;

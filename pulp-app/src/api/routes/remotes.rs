@@ -3,18 +3,18 @@
 use std::collections::BTreeMap;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete as delete_route, get, patch, post};
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{check_name, created, fields, infix, ok};
+use super::{check_name, created, fields, infix, ok, refuse_if_reserved};
 use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::{Kind, Route};
-use crate::api::params::{Body, Params};
+use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::{self, select_fields};
 use crate::catalog::ListFilter;
 use crate::catalog::model::{Plugin, Policy, Remote, RemoteSecrets, Repository};
@@ -303,7 +303,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<Remote> {
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let r = load(&state, &id).await?;
@@ -315,7 +315,7 @@ async fn read(
 
 async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     Body(body): Body<RemoteBody>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
@@ -325,20 +325,27 @@ async fn update(
     }
     let mut new = old.clone();
     apply(&mut new, body)?;
+    refuse_if_reserved(&state, &remote_prn(&old), "remote").await?;
     new.updated = Utc::now();
     state.catalog.update(&old, &new).await?;
     Ok(ok(render::remote(&new)))
 }
 
+/// The PRN of a remote, the name syncs reserve it by (shared).
+pub(crate) fn remote_prn(r: &Remote) -> String {
+    format!("prn:{}:{}", r.plugin.prn_model("remote"), r.id)
+}
+
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<StatusCode> {
     let r = load(&state, &id).await?;
     if r.plugin != plugin {
         return Err(ApiError::not_found("Remote"));
     }
+    refuse_if_reserved(&state, &remote_prn(&r), "remote").await?;
     // Repositories that used it as their default remote lose it.
     for mut repo in state.catalog.load_all::<Repository>(plugin).await? {
         if repo.remote == Some(r.id) {

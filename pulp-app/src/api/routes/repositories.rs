@@ -3,23 +3,24 @@
 use std::collections::BTreeMap;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete as delete_route, get, patch, post};
 use chrono::Utc;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::remotes::name_filter;
-use super::{check_name, created, fields, infix, ok};
+use super::versions::{content_filter, number_filter};
+use super::{check_name, created, fields, infix, ok, refuse_if_reserved};
 use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::{Kind, Route};
-use crate::api::params::{Body, Params};
+use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::{self, parse_href, parse_version_href, select_fields};
 use crate::catalog::VersionRef;
 use crate::catalog::model::{ContentRef, ContentType, Plugin, Remote, Repository, RpmRepoSettings};
-use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
+use crate::tasks::dispatch::{Dispatch, ORPHANS, accepted, dispatch};
 use crate::tasks::{repository as repo_tasks, sync};
 
 crate::api_model! {
@@ -324,7 +325,7 @@ pub(crate) async fn load(state: &AppState, id: &str, plugin: Plugin) -> ApiResul
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let r = load(&state, &id, plugin).await?;
@@ -333,13 +334,14 @@ async fn read(
 
 async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     Body(body): Body<RepositoryBody>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let old = load(&state, &id, plugin).await?;
     let mut new = old.clone();
     apply(&state, &mut new, body).await?;
+    refuse_if_reserved(&state, &repo_prn(&old), "repository").await?;
     new.updated = Utc::now();
     state.catalog.update(&old, &new).await?;
     Ok(ok(render::repository(&state.catalog, &new).await?))
@@ -353,7 +355,7 @@ pub(crate) fn repo_prn(r: &Repository) -> String {
 async fn remove(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let r = load(&state, &id, plugin).await?;
@@ -375,7 +377,7 @@ async fn remove(
 async fn sync_repo(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     Body(body): Body<SyncBody>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
@@ -419,7 +421,10 @@ async fn sync_repo(
             name,
             call,
             exclusive: vec![repo_prn(&repo)],
-            shared: vec![format!("prn:{}:{remote}", plugin.prn_model("remote"))],
+            shared: vec![
+                format!("prn:{}:{remote}", plugin.prn_model("remote")),
+                ORPHANS.to_owned(),
+            ],
         },
     )
     .await?;
@@ -450,7 +455,7 @@ pub(crate) fn content_refs(field: &str, hrefs: &[String]) -> ApiResult<Vec<Conte
 async fn modify(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     Body(body): Body<ModifyBody>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
@@ -494,7 +499,7 @@ async fn modify(
             name: "pulpcore.app.tasks.repository.add_and_remove",
             call,
             exclusive: vec![repo_prn(&repo)],
-            shared: vec![],
+            shared: vec![ORPHANS.to_owned()],
         },
     )
     .await?;
@@ -503,34 +508,36 @@ async fn modify(
 
 async fn versions(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     params: Params,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let repo = load(&state, &id, plugin).await?;
     let (offset, limit) = params.page()?;
     let (sel, exclude) = fields(&params);
-    if let Some(n) = params.get("number") {
-        let n: u64 = n
-            .parse()
-            .map_err(|_| ApiError::field("number", "Enter a number."))?;
-        let v = state
+    let number = number_filter(&params)?;
+    let content = content_filter(&params)?;
+    let (count, numbers) = if number.is_none() && content.is_none() {
+        state
             .catalog
-            .version(VersionRef {
-                repository: repo.id,
-                number: n,
-            })
-            .await?;
-        let results: Vec<Value> = v
-            .iter()
-            .map(|v| select_fields(render::version(v), &sel, &exclude))
-            .collect();
-        return Ok(ok(params.paginated(results.len() as u64, results)));
-    }
-    let (count, numbers) = state
-        .catalog
-        .version_numbers(&repo.id, offset, limit)
-        .await?;
+            .version_numbers(&repo.id, offset, limit)
+            .await?
+    } else {
+        let mut all = state.catalog.all_version_numbers(&repo.id).await?;
+        all.reverse();
+        all.retain(|n| number.is_none_or(|want| want == *n));
+        if let Some(refs) = content {
+            let containing: std::collections::HashSet<u64> = state
+                .catalog
+                .versions_containing(&repo.id, &refs)
+                .await?
+                .into_iter()
+                .collect();
+            all.retain(|n| containing.contains(n));
+        }
+        let count = all.len() as u64;
+        (count, all.into_iter().skip(offset).take(limit).collect())
+    };
     let mut results = Vec::with_capacity(numbers.len());
     for n in numbers {
         if let Some(v) = state
@@ -549,7 +556,7 @@ async fn versions(
 
 async fn version(
     State(state): State<AppState>,
-    Path((id, number)): Path<(String, u64)>,
+    ApiPath((id, number)): ApiPath<(String, u64)>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let repo = load(&state, &id, plugin).await?;
@@ -567,7 +574,7 @@ async fn version(
 async fn delete_version(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    Path((id, number)): Path<(String, u64)>,
+    ApiPath((id, number)): ApiPath<(String, u64)>,
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let repo = load(&state, &id, plugin).await?;

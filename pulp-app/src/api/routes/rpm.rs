@@ -11,14 +11,14 @@ use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::Route;
-use crate::api::params::Body;
+use crate::api::params::{Body, Form};
 use crate::api::render::{self, parse_href, parse_version_href};
 use crate::catalog::model::Plugin;
 use crate::checksum::Sha256Digest;
 use crate::plugins::rpm::upload::{UploadError, create_package};
 use crate::storage::Expected;
 use crate::tasks::copy::{CopyStep, copy_content};
-use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
+use crate::tasks::dispatch::{Dispatch, ORPHANS, accepted, dispatch};
 use crate::tasks::upload::rpm_upload;
 
 /// Largest package upload accepted.
@@ -84,7 +84,10 @@ struct Upload {
 }
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(format!("Invalid multipart body: {}", e.body_text()))
+    ApiError::from_status(
+        e.status(),
+        format!("Invalid multipart body: {}", e.body_text()),
+    )
 }
 
 /// Reads the multipart form, streaming `file` into the store.
@@ -138,7 +141,7 @@ async fn receive(state: &AppState, mut form: Multipart) -> ApiResult<Upload> {
 async fn upload_task(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
-    form: Multipart,
+    Form(form): Form,
 ) -> ApiResult<super::Json> {
     let upload = receive(&state, form).await?;
     if let Some(p) = &upload.relative_path {
@@ -172,7 +175,7 @@ async fn upload_task(
             )
             .into_raw()?,
             exclusive: repo.iter().map(repo_prn).collect(),
-            shared: Vec::new(),
+            shared: vec![ORPHANS.to_owned()],
         },
     )
     .await?;
@@ -180,7 +183,7 @@ async fn upload_task(
 }
 
 /// `POST content/rpm/packages/upload/`: creates the package at once (201).
-async fn upload_now(State(state): State<AppState>, form: Multipart) -> ApiResult<super::Json> {
+async fn upload_now(State(state): State<AppState>, Form(form): Form) -> ApiResult<super::Json> {
     let upload = receive(&state, form).await?;
     if upload.repository.is_some() {
         return Err(ApiError::field(
@@ -258,6 +261,9 @@ async fn copy(
     exclusive.sort();
     exclusive.dedup();
     shared.retain(|s| !exclusive.contains(s));
+    shared.sort();
+    shared.dedup();
+    shared.push(ORPHANS.to_owned());
     let task = dispatch(
         &state,
         &user.0,

@@ -1,7 +1,10 @@
-//! Tasks: list (with Pulp's filters), read, cancel; task groups (none exist).
+//! Tasks: list (with Pulp's filters and `ordering`), read, cancel; task
+//! groups (none exist).
+
+use std::cmp::Ordering;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, patch};
 use serde_json::Value;
 use taskq::{CancelStatus, TaskId};
@@ -11,7 +14,7 @@ use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::openapi::{Kind, Route};
-use crate::api::params::{Body, Params};
+use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::select_fields;
 use crate::tasks::dispatch::render;
 
@@ -98,13 +101,16 @@ async fn task_json(state: &AppState, id: &str) -> ApiResult<Value> {
     Ok(render(id, &meta, rec.as_ref()))
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<super::Json> {
+async fn read(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<super::Json> {
     Ok(ok(task_json(&state, &id).await?))
 }
 
 async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     Extension(_user): Extension<User>,
     Body(body): Body<CancelBody>,
 ) -> ApiResult<super::Json> {
@@ -129,7 +135,7 @@ async fn cancel(
     }
 }
 
-async fn group(Path(_id): Path<String>) -> ApiResult<super::Json> {
+async fn group(ApiPath(_id): ApiPath<String>) -> ApiResult<super::Json> {
     Err(ApiError::not_found("TaskGroup"))
 }
 
@@ -226,10 +232,39 @@ async fn list(State(state): State<AppState>, params: Params) -> ApiResult<super:
         ("finished_at__gte", "finished_at", true),
         ("finished_at__lte", "finished_at", false),
     ];
+    let workers = worker_filter(state, &params).await?;
+    let ordering = ordering(&params)?;
+    // Tasks here have no parent and no group (both render as null), so a
+    // valid filter on either matches nothing.
+    let mut none_match = false;
+    for param in ["parent_task", "task_group"] {
+        if let Some(v) = params.get(param) {
+            let collection = if param == "parent_task" {
+                "tasks"
+            } else {
+                "task-groups"
+            };
+            task_uuid(v, collection)
+                .ok_or_else(|| ApiError::field(param, "Invalid hyperlink - No URL match."))?;
+            none_match = true;
+        }
+    }
     let (sel, exclude) = fields(&params);
     let mut rendered = Vec::new();
     for ((id, meta), rec) in candidates.iter().zip(records) {
-        let doc = render(id, meta, rec?.as_ref());
+        let rec = rec?;
+        if none_match {
+            continue;
+        }
+        if let Some(names) = &workers
+            && !rec
+                .as_ref()
+                .and_then(|r| r.worker.as_ref())
+                .is_some_and(|w| names.contains(w))
+        {
+            continue;
+        }
+        let doc = render(id, meta, rec.as_ref());
         if !states.is_empty() && !states.iter().any(|s| doc["state"] == s.as_str()) {
             continue;
         }
@@ -245,6 +280,16 @@ async fn list(State(state): State<AppState>, params: Params) -> ApiResult<super:
             rendered.push(doc);
         }
     }
+    if !ordering.is_empty() {
+        // Stable, so ties keep the default order (newest first).
+        rendered.sort_by(|a, b| {
+            ordering
+                .iter()
+                .map(|(field, desc)| compare(&a[*field], &b[*field], *desc))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        });
+    }
     let count = rendered.len() as u64;
     let page: Vec<Value> = rendered
         .into_iter()
@@ -253,4 +298,89 @@ async fn list(State(state): State<AppState>, params: Params) -> ApiResult<super:
         .map(|d| select_fields(d, &sel, &exclude))
         .collect();
     Ok(ok(params.paginated(count, page)))
+}
+
+/// Fields `ordering` accepts (each optionally prefixed with `-`).
+const ORDERING_FIELDS: [&str; 9] = [
+    "pulp_created",
+    "pulp_last_updated",
+    "name",
+    "state",
+    "started_at",
+    "finished_at",
+    "unblocked_at",
+    "logging_cid",
+    "pulp_id",
+];
+
+/// The `ordering` parameter: (field of the task document, descending).
+fn ordering(params: &Params) -> ApiResult<Vec<(&'static str, bool)>> {
+    let mut out = Vec::new();
+    for term in params.list("ordering") {
+        let (desc, name) = match term.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, term.as_str()),
+        };
+        let field = ORDERING_FIELDS
+            .iter()
+            .find(|f| **f == name)
+            .ok_or_else(|| {
+                ApiError::field(
+                    "ordering",
+                    format!("Select a valid choice. {term} is not one of the available choices."),
+                )
+            })?;
+        // pulp_id orders like the href (ids are time-ordered UUIDs).
+        out.push((
+            if *field == "pulp_id" {
+                "pulp_href"
+            } else {
+                *field
+            },
+            desc,
+        ));
+    }
+    Ok(out)
+}
+
+/// Compares two document fields as PostgreSQL orders columns: NULLs sort
+/// after every value ascending, before every value descending. Timestamps
+/// are ISO 8601 strings of one format, so text order is time order.
+fn compare(a: &Value, b: &Value, desc: bool) -> Ordering {
+    let o = match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Greater,
+        (_, Value::Null) => Ordering::Less,
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (x, y) => x.to_string().cmp(&y.to_string()),
+    };
+    if desc { o.reverse() } else { o }
+}
+
+/// The `worker` filter: the ids of the workers it names, or `None` without
+/// it. A worker is named by its id or by its name in `/status/`
+/// (`<pid>@<host>`, online workers only), optionally as
+/// `/pulp/api/v3/workers/<name>/`.
+async fn worker_filter(state: &AppState, params: &Params) -> ApiResult<Option<Vec<String>>> {
+    let Some(value) = params.get("worker") else {
+        return Ok(None);
+    };
+    let wanted = value
+        .strip_prefix("/pulp/api/v3/workers/")
+        .map_or(value, |v| v.trim_end_matches('/'));
+    let mut ids = vec![wanted.to_owned()];
+    for w in state.client.broker().workers().await? {
+        if format!("{}@{}", w.pid, w.host) == wanted {
+            ids.push(w.id);
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// The id in a task (or task group) href, or a bare id.
+fn task_uuid(value: &str, collection: &str) -> Option<uuid::Uuid> {
+    let id = value
+        .strip_prefix(&format!("/pulp/api/v3/{collection}/"))
+        .map_or(value, |v| v.trim_end_matches('/'));
+    id.parse().ok()
 }
