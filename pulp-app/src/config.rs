@@ -16,6 +16,8 @@
 //! | `download_concurrency` | `PULP_DOWNLOAD_CONCURRENCY` | `10` | parallel downloads per sync (a remote's own setting wins) |
 //! | `admin_password` | `PULP_ADMIN_PASSWORD` | none | if set, the `admin` user is created (or its password reset) at start |
 //! | `task_result_days` | `PULP_TASK_RESULT_DAYS` | `30` | how long finished task records are kept |
+//! | `allowed_import_paths` | `PULP_ALLOWED_IMPORT_PATHS` (`:`-separated) | empty | local directories `file://` remote URLs may read (Pulp's `ALLOWED_IMPORT_PATHS`); empty refuses every `file://` download, so API users cannot read the workers' files |
+//! | `stale_temp_secs` | `PULP_STALE_TEMP_SECS` | `3600` | at start, a worker removes temp files (`tmp/`) and unfinished publications (`publications/.tmp-*`) untouched for longer than this: leftovers of killed processes. Other hosts share the storage and may be writing right now, so keep it well above the longest download or publish |
 //!
 //! The file is read from `--config <path>`, else `$PULP_CONFIG`, else
 //! `/etc/pulp-app/settings.toml` if it exists. Environment variables win.
@@ -76,6 +78,8 @@ struct FileSettings {
     download_concurrency: Option<usize>,
     admin_password: Option<String>,
     task_result_days: Option<u64>,
+    allowed_import_paths: Option<Vec<PathBuf>>,
+    stale_temp_secs: Option<u64>,
 }
 
 /// Resolved settings (see the module docs for each key).
@@ -105,6 +109,11 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// Retention of finished task records.
     pub task_result_ttl: Duration,
+    /// Directories `file://` downloads may read (empty: none).
+    pub allowed_import_paths: Vec<PathBuf>,
+    /// Age after which a worker at start removes abandoned temp files and
+    /// unfinished publications.
+    pub stale_temp_age: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -125,6 +134,8 @@ impl std::fmt::Debug for Settings {
                 &self.admin_password.as_ref().map(|_| "<set>"),
             )
             .field("task_result_ttl", &self.task_result_ttl)
+            .field("allowed_import_paths", &self.allowed_import_paths)
+            .field("stale_temp_age", &self.stale_temp_age)
             .finish()
     }
 }
@@ -230,7 +241,21 @@ impl Settings {
         let days: u64 = parse("PULP_TASK_RESULT_DAYS", env("PULP_TASK_RESULT_DAYS"))?
             .or(file.task_result_days)
             .unwrap_or(30);
+        let allowed_import_paths = env("PULP_ALLOWED_IMPORT_PATHS")
+            .map(|v| {
+                v.split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .or(file.allowed_import_paths)
+            .unwrap_or_default();
+        let stale: u64 = parse("PULP_STALE_TEMP_SECS", env("PULP_STALE_TEMP_SECS"))?
+            .or(file.stale_temp_secs)
+            .unwrap_or(3600);
         Ok(Settings {
+            allowed_import_paths,
+            stale_temp_age: Duration::from_secs(stale),
             redis_url: env("PULP_REDIS_URL").or(file.redis_url),
             data_dir,
             storage_path,
@@ -273,6 +298,17 @@ mod tests {
         assert_eq!(s.worker_concurrency, 8, "environment wins over the file");
         assert_eq!(s.storage_path, PathBuf::from("/srv/pulp/storage"));
         assert_eq!(s.content_origin, "http://127.0.0.1:24816");
+        assert!(
+            s.allowed_import_paths.is_empty(),
+            "file:// refused by default"
+        );
+        assert_eq!(s.stale_temp_age, Duration::from_secs(3600));
+        let env = |k: &str| (k == "PULP_ALLOWED_IMPORT_PATHS").then(|| "/srv/a:/srv/b".to_owned());
+        let s = Settings::resolve(FileSettings::default(), &env).unwrap();
+        assert_eq!(
+            s.allowed_import_paths,
+            [PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]
+        );
     }
 
     #[test]

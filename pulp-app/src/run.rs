@@ -84,6 +84,12 @@ async fn serve(
 /// # Errors
 /// If the worker cannot be built.
 pub async fn worker(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
+    // Before taking tasks: what killed workers left behind (old entries only).
+    match crate::tasks::cleanup_stale_temp(&services).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed abandoned temp files"),
+        Err(e) => tracing::warn!(error = %e, "could not clean up abandoned temp files"),
+    }
     let settings = &services.settings;
     let builder = taskq::worker::Worker::builder(services.client.clone())
         .state_arc(Arc::clone(&services))

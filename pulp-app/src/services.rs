@@ -69,6 +69,7 @@ impl Services {
         let store = ArtifactStore::new(&settings.storage_path).await?;
         let downloader = Downloader::new(DownloaderConfig {
             max_concurrent: settings.download_concurrency,
+            allowed_import_paths: settings.allowed_import_paths.clone(),
             ..DownloaderConfig::default()
         })?;
         if let Some(password) = &settings.admin_password {

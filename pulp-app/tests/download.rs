@@ -499,7 +499,11 @@ async fn file_urls_work_for_all_three() {
     )
     .expect("write");
     let manifest = reqwest::Url::from_file_path(repo.join("PULP_MANIFEST")).expect("file url");
-    let dl = Downloader::new(fast_config()).expect("downloader");
+    let dl = Downloader::new(DownloaderConfig {
+        allowed_import_paths: vec![repo.clone()],
+        ..fast_config()
+    })
+    .expect("downloader");
 
     let text = dl
         .fetch_bytes(manifest.as_str(), 1024)
@@ -549,6 +553,122 @@ async fn file_urls_work_for_all_three() {
         .await
         .expect_err("missing");
     assert!(matches!(err, DownloadError::File { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn file_urls_outside_the_allowed_import_paths_are_refused() {
+    let (dir, store) = new_store().await;
+    let allowed = dir.path().join("allowed");
+    std::fs::create_dir_all(allowed.join("sub")).expect("mkdir");
+    std::fs::write(allowed.join("sub/ok.txt"), b"ok").expect("write");
+    std::fs::write(dir.path().join("secret"), b"secret").expect("write");
+    std::os::unix::fs::symlink(dir.path().join("secret"), allowed.join("link")).expect("link");
+    let url = |p: &std::path::Path| reqwest::Url::from_file_path(p).expect("url").to_string();
+
+    // No allowed paths (the default): nothing local is read.
+    let dl = Downloader::new(fast_config()).expect("downloader");
+    let err = dl
+        .fetch_bytes(&url(&allowed.join("sub/ok.txt")), 100)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, DownloadError::FileNotAllowed { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("none are set"), "{err}");
+
+    let dl = Downloader::new(DownloaderConfig {
+        allowed_import_paths: vec![allowed.clone()],
+        ..fast_config()
+    })
+    .expect("downloader");
+    assert_eq!(
+        dl.fetch_bytes(&url(&allowed.join("sub/ok.txt")), 100)
+            .await
+            .expect("allowed"),
+        b"ok"
+    );
+    for (what, path) in [
+        ("a file beside", dir.path().join("secret")),
+        ("a symlink out", allowed.join("link")),
+        (
+            "a prefix that is not a parent",
+            dir.path().join("allowed-not"),
+        ),
+    ] {
+        let err = dl
+            .download_to_store(&url(&path), &Expected::default(), &store)
+            .await
+            .expect_err(what);
+        assert!(
+            matches!(err, DownloadError::FileNotAllowed { .. }),
+            "{what}: {err:?}"
+        );
+    }
+    // Missing files under an allowed path are reported as missing.
+    let err = dl
+        .fetch_bytes(&url(&allowed.join("nope")), 100)
+        .await
+        .expect_err("missing");
+    assert!(matches!(err, DownloadError::File { .. }), "{err:?}");
+    assert!(tmp_files(&store).is_empty());
+}
+
+#[tokio::test]
+async fn bad_remote_settings_are_named() {
+    for (config, setting) in [
+        (
+            DownloaderConfig {
+                headers: vec![("bad header".into(), "v".into())],
+                ..fast_config()
+            },
+            "header",
+        ),
+        (
+            DownloaderConfig {
+                headers: vec![("X-Ok".into(), "line\nbreak".into())],
+                ..fast_config()
+            },
+            "header",
+        ),
+        (
+            DownloaderConfig {
+                ca_cert: Some("not a certificate".into()),
+                ..fast_config()
+            },
+            "ca_cert",
+        ),
+        (
+            DownloaderConfig {
+                proxy: Some("::not a url".into()),
+                ..fast_config()
+            },
+            "proxy_url",
+        ),
+        (
+            DownloaderConfig {
+                rate_limit: Some(0),
+                ..fast_config()
+            },
+            "rate_limit",
+        ),
+    ] {
+        let err = Downloader::new(config).expect_err(setting);
+        assert!(
+            matches!(&err, DownloadError::InvalidSetting { .. })
+                && err.to_string().contains(setting),
+            "{setting}: {err}"
+        );
+    }
+    // Secrets stay out of Debug output.
+    let config = DownloaderConfig {
+        credentials: Some(pulp_app::download::Credentials {
+            username: "u".into(),
+            password: Some("hunter2".into()),
+        }),
+        ..fast_config()
+    };
+    assert!(!format!("{config:?}").contains("hunter2"));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::app::{App, FileServer, file_repo};
+use support::app::{App, FileServer, GatedServer, file_repo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_publish_distribute_serve() {
@@ -159,12 +159,12 @@ async fn hostile_manifests_fail_and_change_nothing() {
             msg.contains(culprit),
             "{name}: the message names the entry: {msg}"
         );
-        let mut after_keys = app.redis_snapshot().await;
-        // The task's own record and bookkeeping are the only change.
-        after_keys.retain(|k, _| !k.contains(":task:") && !k.ends_with(":idx:task"));
-        let mut before_keys = before_keys;
-        before_keys.retain(|k, _| !k.contains(":task:") && !k.ends_with(":idx:task"));
-        assert_eq!(before_keys, after_keys, "{name}: catalog unchanged");
+        // Only task bookkeeping may change (see redis_snapshot).
+        assert_eq!(
+            before_keys,
+            app.redis_snapshot().await,
+            "{name}: catalog unchanged"
+        );
         assert_eq!(
             before_files,
             app.storage_files(),
@@ -265,6 +265,7 @@ async fn canceling_a_running_sync_leaves_nothing_behind() {
         )
         .await;
     let before_files = app.storage_files();
+    let before_keys = app.redis_snapshot().await;
     let (_, t) = app.post(&format!("{repo}sync/"), json!({})).await;
     let href = t["task"].as_str().unwrap().to_owned();
     loop {
@@ -305,8 +306,109 @@ async fn canceling_a_running_sync_leaves_nothing_behind() {
         app.storage_files(),
         "no artifact or temp file kept"
     );
+    assert_eq!(before_keys, app.redis_snapshot().await, "catalog unchanged");
     let (_, content) = app.get("/pulp/api/v3/content/file/files/").await;
     assert_eq!(content["count"], 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceling_a_sync_waiting_for_its_repository_never_runs_it() {
+    // Two workers: only the reservation keeps the second sync from running.
+    let app = App::start_with(2, |_| {}).await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("a.bin", b"AAAA"), ("b.bin", b"BBBB")]);
+    let server = GatedServer::start(src.path(), |p| p.ends_with(".bin")).await;
+    let (repo, _) = app
+        .repo_with_remote(
+            "file",
+            "r",
+            &format!("{}PULP_MANIFEST", server.url),
+            json!({}),
+        )
+        .await;
+    let (_, a) = app.post(&format!("{repo}sync/"), json!({})).await;
+    let a = a["task"].as_str().unwrap().to_owned();
+    // The first sync is running and cannot finish until released.
+    server.wait_held().await;
+    assert_eq!(app.get(&a).await.1["state"], "running");
+    let (_, b) = app
+        .post(&format!("{repo}sync/"), json!({"mirror": true}))
+        .await;
+    let b = b["task"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&b).await.1["state"], "waiting");
+    let (status, c) = app.patch(&b, json!({"state": "canceled"})).await;
+    assert_eq!(status, 200, "{c}");
+    // Canceled while the first still holds the repository.
+    let tb = app.wait_task(&b).await;
+    assert_eq!(tb["state"], "canceled", "{tb}");
+    assert!(tb["started_at"].is_null(), "it never started: {tb}");
+    assert_eq!(app.get(&a).await.1["state"], "running");
+    server.release();
+    let ta = app.wait_task(&a).await;
+    assert_eq!(ta["state"], "completed", "{ta}");
+    assert!(
+        ta["created_resources"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/versions/1/"),
+        "{ta}"
+    );
+    // The canceled sync never ran: one manifest download (the first
+    // sync's), no mirror publication, and it stays canceled.
+    assert_eq!(server.hits("PULP_MANIFEST"), 1);
+    let (_, pubs) = app.get("/pulp/api/v3/publications/file/file/").await;
+    assert_eq!(pubs["count"], 0, "{pubs}");
+    let tb = app.get(&b).await.1;
+    assert_eq!(tb["state"], "canceled", "{tb}");
+    assert!(tb["started_at"].is_null(), "{tb}");
+    // The repository is free again.
+    let t = app
+        .run_task(&format!("{repo}sync/"), json!({"optimize": false}))
+        .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(server.hits("PULP_MANIFEST"), 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_see_changes_of_equal_size() {
+    let app = App::start().await;
+    let (s, remote) = app
+        .post(
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "aaaa", "url": "http://127.0.0.1:1/PULP_MANIFEST"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{remote}");
+    let before = app.redis_snapshot().await;
+    assert!(
+        before.keys().any(|k| k.starts_with("{pulp}:remote:")),
+        "{before:?}"
+    );
+    // The same name, one letter changed: every value keeps its length.
+    let (s, r) = app
+        .patch(
+            remote["pulp_href"].as_str().unwrap(),
+            json!({"name": "aaab"}),
+        )
+        .await;
+    assert!(s == 200 || s == 202, "{r}");
+    if let Some(t) = r["task"].as_str() {
+        app.wait_task(t).await;
+    }
+    assert_ne!(before, app.redis_snapshot().await, "a renamed remote shows");
+
+    let root = &app.services.settings.storage_path;
+    std::fs::write(root.join("tmp/x.part"), b"1234").unwrap();
+    let files = app.storage_files();
+    std::fs::write(root.join("tmp/x.part"), b"1235").unwrap();
+    assert_ne!(files, app.storage_files(), "same size, other bytes");
+    std::fs::remove_file(root.join("tmp/x.part")).unwrap();
+    std::fs::create_dir_all(root.join("publications")).unwrap();
+    let files = app.storage_files();
+    std::fs::create_dir(root.join("publications/.tmp-y")).unwrap();
+    assert_ne!(files, app.storage_files(), "an empty temp directory shows");
     app.stop().await;
 }
 
@@ -409,7 +511,7 @@ async fn mirror_optimize_and_orphan_cleanup() {
     assert!(
         app.storage_files()
             .iter()
-            .all(|f| !f.contains("/artifacts/")),
+            .all(|f| !f.contains("/artifacts/") || f.ends_with('/')),
         "{:?}",
         app.storage_files()
     );
@@ -434,7 +536,7 @@ async fn on_demand_content_is_fetched_on_first_request() {
     assert!(
         app.storage_files()
             .iter()
-            .all(|f| !f.contains("/artifacts/")),
+            .all(|f| !f.contains("/artifacts/") || f.ends_with('/')),
         "nothing downloaded yet"
     );
     let (_, c) = app.get("/pulp/api/v3/content/file/files/").await;
@@ -460,7 +562,7 @@ async fn on_demand_content_is_fetched_on_first_request() {
     assert!(
         app.storage_files()
             .iter()
-            .any(|f| f.contains("/artifacts/")),
+            .any(|f| f.contains("/artifacts/") && !f.ends_with('/')),
         "kept in the store"
     );
     let (_, c) = app.get("/pulp/api/v3/content/file/files/").await;
@@ -622,5 +724,404 @@ async fn scheduled_syncs_fire_from_beat() {
             .await
             .unwrap()
     );
+    app.stop().await;
+}
+
+// ------------------------------------------------ remote settings reach the downloader
+
+use support::app::{Demands, RecordingServer};
+
+/// A file repository `name` syncing `url` with the remote fields `extra`;
+/// returns the finished sync task.
+async fn sync_with(app: &App, name: &str, url: &str, extra: Value) -> Value {
+    let (repo, _) = app.repo_with_remote("file", name, url, extra).await;
+    app.run_task(&format!("{repo}sync/"), json!({})).await
+}
+
+fn failure(task: &Value) -> String {
+    assert_eq!(task["state"], "failed", "{task}");
+    task["error"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_and_headers_reach_the_server() {
+    let app = App::start().await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("a.txt", b"A"), ("b.txt", b"B")]);
+    let server = RecordingServer::start(
+        src.path(),
+        Demands {
+            basic_auth: Some(("alice".into(), "s3cret".into())),
+            ..Demands::default()
+        },
+    )
+    .await;
+    let manifest = format!("{}PULP_MANIFEST", server.url);
+
+    let before = app.redis_snapshot().await;
+    let files = app.storage_files();
+    let t = sync_with(&app, "anonymous", &manifest, json!({})).await;
+    let msg = failure(&t);
+    assert!(msg.contains("401") && msg.contains("Unauthorized"), "{msg}");
+    assert!(msg.contains("username and password"), "{msg}");
+    let wrong = sync_with(
+        &app,
+        "wrong",
+        &manifest,
+        json!({"username": "alice", "password": "guess"}),
+    )
+    .await;
+    assert!(failure(&wrong).contains("401"), "{wrong}");
+    // Nothing but the two new remotes and repositories changed.
+    let after = app.redis_snapshot().await;
+    assert!(
+        before
+            .iter()
+            .all(|(k, v)| after.get(k) == Some(v) || k.contains(":names:") || k.contains(":idx:")),
+        "catalog changed"
+    );
+    assert_eq!(files, app.storage_files(), "storage unchanged");
+
+    let t = sync_with(
+        &app,
+        "alice",
+        &manifest,
+        json!({
+            "username": "alice",
+            "password": "s3cret",
+            "headers": [{"X-Pulp-Test": "yes"}, {"X-Tenant": "team a"}],
+        }),
+    )
+    .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    let seen = server.seen();
+    let ok: Vec<_> = seen.iter().filter(|s| s.status == 200).collect();
+    assert_eq!(ok.len(), 3, "the manifest and two files: {seen:?}");
+    for s in ok {
+        assert_eq!(s.headers["x-pulp-test"], "yes", "{s:?}");
+        assert_eq!(s.headers["x-tenant"], "team a", "{s:?}");
+    }
+    // The password is not in the task, nor in the remote as the API shows it.
+    assert!(!t.to_string().contains("s3cret"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_retries_retries_server_errors() {
+    let app = App::start().await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("a.txt", b"A")]);
+    // The first two requests get 503: two retries are enough...
+    let server = RecordingServer::start(
+        src.path(),
+        Demands {
+            fail_first: 2,
+            ..Demands::default()
+        },
+    )
+    .await;
+    let t = sync_with(
+        &app,
+        "patient",
+        &format!("{}PULP_MANIFEST", server.url),
+        json!({"max_retries": 2}),
+    )
+    .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    let statuses: Vec<u16> = server.seen().iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [503, 503, 200, 200], "retried, then the file");
+    // ...one is not.
+    let server = RecordingServer::start(
+        src.path(),
+        Demands {
+            fail_first: 2,
+            ..Demands::default()
+        },
+    )
+    .await;
+    let t = sync_with(
+        &app,
+        "hasty",
+        &format!("{}PULP_MANIFEST", server.url),
+        json!({"max_retries": 1}),
+    )
+    .await;
+    let msg = failure(&t);
+    assert!(msg.contains("503"), "{msg}");
+    assert_eq!(server.seen().len(), 2, "one try and one retry");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_fail_clearly() {
+    let app = App::start().await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("stuck.bin", b"never sent")]);
+    // The file is never answered (until the server stops).
+    let server = GatedServer::start(src.path(), |p| p.ends_with(".bin")).await;
+    let manifest = format!("{}PULP_MANIFEST", server.url);
+    for (name, setting) in [("total", "total_timeout"), ("read", "sock_read_timeout")] {
+        let before = app.redis_snapshot().await;
+        let files = app.storage_files();
+        let mut extra = json!({"max_retries": 0});
+        extra[setting] = json!(0.5);
+        let t = sync_with(&app, name, &manifest, extra).await;
+        let msg = failure(&t);
+        assert!(
+            msg.contains("stuck.bin") && msg.contains("timed out") && msg.contains(setting),
+            "{name}: {msg}"
+        );
+        assert_eq!(files, app.storage_files(), "{name}: storage unchanged");
+        let after = app.redis_snapshot().await;
+        assert!(
+            before.iter().all(|(k, v)| after.get(k) == Some(v)
+                || k.contains(":names:")
+                || k.contains(":idx:")),
+            "{name}: catalog changed"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_go_through_the_remotes_proxy() {
+    let app = App::start().await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("a.txt", b"via proxy")]);
+    // Nothing listens at the origin: only the proxy can answer.
+    let origin = "http://127.0.0.1:9/";
+    let proxy = RecordingServer::proxy_to(
+        origin,
+        src.path(),
+        Demands {
+            basic_auth: Some(("p".into(), "pw".into())),
+            ..Demands::default()
+        },
+    )
+    .await;
+    let manifest = format!("{origin}PULP_MANIFEST");
+    let t = sync_with(
+        &app,
+        "no-proxy-auth",
+        &manifest,
+        json!({"proxy_url": proxy.url, "max_retries": 0}),
+    )
+    .await;
+    let msg = failure(&t);
+    assert!(msg.contains("407"), "{msg}");
+    let t = sync_with(
+        &app,
+        "proxied",
+        &manifest,
+        json!({"proxy_url": proxy.url, "proxy_username": "p", "proxy_password": "pw"}),
+    )
+    .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    let seen = proxy.seen();
+    let uris: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.status == 200)
+        .map(|s| s.uri.as_str())
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "http://127.0.0.1:9/PULP_MANIFEST",
+            "http://127.0.0.1:9/a.txt"
+        ]
+    );
+    app.stop().await;
+}
+
+/// `openssl s_server` serving `dir` over HTTPS with a certificate for
+/// 127.0.0.1 signed by a fresh CA; killed (by its PID) when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    url: String,
+    ca_pem: String,
+}
+
+impl TlsServer {
+    fn start(dir: &std::path::Path, certs: &std::path::Path) -> Option<TlsServer> {
+        if support::fixtures::skip_without("the TLS test", &["openssl"]) {
+            return None;
+        }
+        let run = |args: &[&str]| {
+            support::fixtures::run_quietly(
+                std::process::Command::new("openssl")
+                    .args(args)
+                    .current_dir(certs),
+            )
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pulp-app test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(
+            certs.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(certs.join("leaf.pem"))
+            .arg("-key")
+            .arg(certs.join("leaf.key"))
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let server = TlsServer {
+            child,
+            url: format!("https://127.0.0.1:{port}/"),
+            ca_pem: std::fs::read_to_string(certs.join("ca.pem")).unwrap(),
+        };
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("openssl s_server did not start");
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_validation_and_ca_cert_are_honoured() {
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("a.txt", b"over TLS")]);
+    let certs = tempfile::tempdir().unwrap();
+    let Some(tls) = TlsServer::start(src.path(), certs.path()) else {
+        return;
+    };
+    let app = App::start().await;
+    let manifest = format!("{}PULP_MANIFEST", tls.url);
+    let t = sync_with(&app, "untrusted", &manifest, json!({"max_retries": 0})).await;
+    let msg = failure(&t);
+    assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+    let t = sync_with(
+        &app,
+        "garbage-ca",
+        &manifest,
+        json!({"ca_cert": "not a PEM"}),
+    )
+    .await;
+    assert!(failure(&t).contains("ca_cert"), "{t}");
+    let t = sync_with(&app, "trusted", &manifest, json!({"ca_cert": tls.ca_pem})).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    let t = sync_with(
+        &app,
+        "unchecked",
+        &manifest,
+        json!({"tls_validation": false}),
+    )
+    .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_urls_need_allowed_import_paths() {
+    let src = tempfile::tempdir().unwrap();
+    let allowed = src.path().join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    file_repo(&allowed, &[("a.txt", b"local")]);
+    let secret = src.path().join("secret.txt");
+    std::fs::write(&secret, b"top secret").unwrap();
+    let manifest = reqwest::Url::from_file_path(allowed.join("PULP_MANIFEST")).unwrap();
+
+    // By default every file:// URL is refused, before anything is read.
+    let app = App::start().await;
+    let files = app.storage_files();
+    let t = sync_with(&app, "local", manifest.as_str(), json!({})).await;
+    let msg = failure(&t);
+    assert!(
+        msg.contains("allowed_import_paths") && msg.contains("not allowed"),
+        "{msg}"
+    );
+    assert_eq!(files, app.storage_files());
+    app.stop().await;
+
+    let app = App::start_with(1, |s| s.allowed_import_paths = vec![allowed.clone()]).await;
+    let t = sync_with(&app, "local", manifest.as_str(), json!({})).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    // A symlink inside the allowed directory does not lead out of it.
+    std::os::unix::fs::symlink(&secret, allowed.join("link.txt")).unwrap();
+    std::fs::write(
+        allowed.join("PULP_MANIFEST"),
+        format!(
+            "link.txt,{},10\n",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"top secret"))
+        ),
+    )
+    .unwrap();
+    let t = sync_with(&app, "link", manifest.as_str(), json!({})).await;
+    let msg = failure(&t);
+    assert!(
+        msg.contains("link.txt") && msg.contains("not allowed"),
+        "{msg}"
+    );
+    // Nor does a manifest outside it.
+    let outside = reqwest::Url::from_file_path(&secret).unwrap();
+    let t = sync_with(&app, "outside", outside.as_str(), json!({})).await;
+    assert!(failure(&t).contains("not allowed"), "{t}");
     app.stop().await;
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use rpm_support::CountingServer;
 use serde_json::json;
 use sha2::Digest;
-use support::app::App;
+use support::app::{App, GatedServer};
 use support::{fixtures, metadata};
 
 fn sha256(bytes: &[u8]) -> String {
@@ -111,7 +111,7 @@ async fn assert_refused(app: &App, name: &str, dir: &Path, expected: &[&str]) ->
     let (repo, _) = app
         .repo_with_remote("rpm", name, &server.url, json!({}))
         .await;
-    let catalog = rpm_support::catalog_snapshot(app).await;
+    let catalog = app.redis_snapshot().await;
     let files = app.storage_files();
     let task = app.run_task(&format!("{repo}sync/"), json!({})).await;
     assert_eq!(task["state"], "failed", "{name}: {task}");
@@ -120,7 +120,7 @@ async fn assert_refused(app: &App, name: &str, dir: &Path, expected: &[&str]) ->
         assert!(message.contains(e), "{name}: {e:?} not in {message:?}");
     }
     assert_eq!(
-        rpm_support::catalog_snapshot(app).await,
+        app.redis_snapshot().await,
         catalog,
         "{name}: catalog changed"
     );
@@ -271,43 +271,62 @@ async fn hostile_remotes_fail_cleanly() {
     app.stop().await;
 }
 
+/// A sync canceled while it downloads packages: the package requests are
+/// held by the server until the test has seen the task canceled, so the
+/// sync cannot win the race by finishing first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canceled_sync_leaves_nothing_behind() {
     let Some(fixture) = fixtures::rpm_repo(200, &[]) else {
         return;
     };
     let app = App::start().await;
-    let server = CountingServer::start(&fixture).await;
+    // State that must stay as it is: an on-demand sync of another
+    // repository, so the packages are in the catalog (records the canceled
+    // sync would update) but not in the store (it must download them).
+    let good = CountingServer::start(&fixture).await;
+    let (other, _) = app
+        .repo_with_remote("rpm", "other", &good.url, json!({"policy": "on_demand"}))
+        .await;
+    rpm_support::sync(&app, &other, json!({})).await;
+
+    let server = GatedServer::start(&fixture, |p| p.ends_with(".rpm")).await;
     let (repo, _) = app
         .repo_with_remote(
             "rpm",
             "cancel",
             &server.url,
-            json!({"download_concurrency": 1}),
+            json!({"download_concurrency": 2, "policy": "immediate"}),
         )
         .await;
-    let catalog = rpm_support::catalog_snapshot(&app).await;
+    let catalog = app.redis_snapshot().await;
     let files = app.storage_files();
     let (status, r) = app.post(&format!("{repo}sync/"), json!({})).await;
-    assert_eq!(status, 202);
+    assert_eq!(status, 202, "{r}");
     let task = r["task"].as_str().unwrap().to_owned();
-    // Cancel once packages are being downloaded.
-    for _ in 0..2000 {
-        if server.rpm_hits() > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    let (status, _) = app.patch(&task, json!({"state": "canceled"})).await;
-    assert!(status == 200 || status == 409, "{status}");
+    server.wait_held().await;
+    let (status, c) = app.patch(&task, json!({"state": "canceled"})).await;
+    assert_eq!(status, 200, "{c}");
     let t = app.wait_task(&task).await;
-    if t["state"] == "canceled" {
-        assert_eq!(rpm_support::catalog_snapshot(&app).await, catalog);
-        assert_eq!(app.storage_files(), files);
-    } else {
-        // The sync won the race; it must then be complete.
-        assert_eq!(t["state"], "completed", "{t}");
-        fixtures::loud("the sync finished before it could be canceled");
-    }
+    assert_eq!(t["state"], "canceled", "{t}");
+    assert!(
+        t["progress_reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"] != "running"),
+        "{t}"
+    );
+    let (_, r) = app.get(&repo).await;
+    assert!(
+        r["latest_version_href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/versions/0/"),
+        "no new version: {r}"
+    );
+    assert_eq!(app.redis_snapshot().await, catalog, "catalog unchanged");
+    assert_eq!(app.storage_files(), files, "storage unchanged");
+    server.release();
     app.stop().await;
+    drop(good);
 }

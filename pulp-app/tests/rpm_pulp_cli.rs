@@ -66,8 +66,10 @@ impl Cli<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pulp_cli_rpm_workflow() {
     let Some(cli) = cli() else {
-        fixtures::loud(
-            "SKIPPING pulp_cli_rpm_workflow: no pulp-cli (set PULP_CLI or put `pulp` on PATH; pip install pulp-cli==0.41.1)",
+        fixtures::skip_or_fail(
+            "pulp_cli_rpm_workflow",
+            "pulp-cli (set PULP_CLI or put `pulp` on PATH)",
+            "pip install pulp-cli==0.41.1",
         );
         return;
     };

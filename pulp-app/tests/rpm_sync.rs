@@ -527,3 +527,83 @@ async fn retain_package_versions_keeps_the_newest_of_each_package() {
     );
     app.stop().await;
 }
+
+/// Syncs `fixture` (policy immediate) and asserts that the packages are
+/// exactly the fixture's ground truth, each stored with the bytes of the
+/// fixture's file and listed with `checksum_type`.
+async fn sync_matches_ground_truth(fixture: &std::path::Path, name: &str, checksum_type: &str) {
+    let truth = metadata::ground_truth(fixture);
+    let app = App::start().await;
+    let server = CountingServer::start(fixture).await;
+    let (repo, _) = app
+        .repo_with_remote("rpm", name, &server.url, json!({}))
+        .await;
+    let task = rpm_support::sync(&app, &repo, json!({})).await;
+    let version = task["created_resources"][0].as_str().unwrap().to_owned();
+    assert_eq!(
+        rpm_support::package_entries(&app, &version).await,
+        rpm_support::truth_entries(&truth),
+        "{name}: the synced packages are the fixture's"
+    );
+    let packages = rpm_support::content(&app, "rpm/packages", &version).await;
+    assert_eq!(packages.len(), truth.len(), "{name}");
+    let digest_len = match checksum_type {
+        "sha1" => 40,
+        "sha256" => 64,
+        "sha512" => 128,
+        other => panic!("{other}"),
+    };
+    for p in &packages {
+        assert_eq!(p["checksum_type"], checksum_type, "{name}: {p}");
+        assert_eq!(
+            p["pkgId"].as_str().unwrap().len(),
+            digest_len,
+            "{name}: {p}"
+        );
+        let location = p["location_href"].as_str().unwrap();
+        let t = truth.iter().find(|t| t.location == location).unwrap();
+        let stored = std::fs::read(
+            app.services
+                .store
+                .path(&pulp_app::checksum::Sha256Digest::parse(&t.sha256).unwrap()),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {location} not stored: {e}"));
+        assert_eq!(hex::encode(sha2::Sha256::digest(&stored)), t.sha256);
+    }
+    // Every package was downloaded once, verified against its metadata checksum.
+    assert_eq!(server.rpm_hits(), truth.len(), "{name}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sha1_and_sha512_repositories_sync() {
+    for kind in ["sha1", "sha512"] {
+        let Some(fixture) =
+            fixtures::rpm_repo(20, &[("CREATEREPO_ARGS", &format!("--checksum={kind}"))])
+        else {
+            return;
+        };
+        let repomd = std::fs::read_to_string(fixture.join("repodata/repomd.xml")).unwrap();
+        assert!(
+            repomd.contains(&format!("<checksum type=\"{kind}\">")),
+            "createrepo_c wrote {kind} metadata checksums"
+        );
+        sync_matches_ground_truth(&fixture, kind, kind).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_compressed_metadata_syncs() {
+    let Some(fixture) = fixtures::rpm_repo_zstd(N) else {
+        return;
+    };
+    let repomd = std::fs::read_to_string(fixture.join("repodata/repomd.xml")).unwrap();
+    for kind in ["primary", "filelists", "other", "updateinfo"] {
+        assert!(
+            repomd.contains(&format!("-{kind}.xml.zst\"")),
+            "{kind} is zstd: {repomd}"
+        );
+    }
+    assert!(!repomd.contains(".xml.gz\""), "{repomd}");
+    sync_matches_ground_truth(&fixture, "zstd", "sha256").await;
+}

@@ -360,3 +360,107 @@ async fn a_write_cancelled_half_way_poisons_the_writer() {
     assert!(tmp_files(&store).is_empty());
     assert!(store.list().next().await.is_none());
 }
+
+/// Sets the modification time of a file or directory.
+fn age(path: &std::path::Path, by: Duration) {
+    std::fs::File::open(path)
+        .expect("open")
+        .set_modified(SystemTime::now() - by)
+        .expect("set mtime");
+}
+
+/// Makes `dir/rel` (a file with `bytes`), creating parents.
+fn put(dir: &std::path::Path, rel: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).expect("mkdir");
+    std::fs::write(&p, bytes).expect("write");
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starting_worker_removes_what_killed_ones_left_behind() {
+    use serde_json::json;
+    use support::app::App;
+    let two_hours = Duration::from_secs(7200);
+    // No worker yet: plant leftovers first.
+    let mut app = App::start_with(0, |_| {}).await;
+    let root = app.services.settings.storage_path.clone();
+    // tmp/: an abandoned file and directory, and a fresh file (another
+    // host's download in progress).
+    let old_part = put(&root, "tmp/dead-1.part", b"partial");
+    age(&old_part, two_hours);
+    let old_dir = put(&root, "tmp/dead-dir/x", b"x");
+    age(&old_dir, two_hours);
+    age(&root.join("tmp/dead-dir"), two_hours);
+    let fresh_part = put(&root, "tmp/live-2.part", b"being written");
+    // publications/: an abandoned staging tree, one being built (an old
+    // directory with a file just written deep inside), and a finished
+    // publication that is old but not a temp directory.
+    let pubs = root.join("publications");
+    for f in ["a/b/repomd.xml", "a/PULP_MANIFEST"] {
+        age(&put(&pubs, &format!(".tmp-dead/{f}"), b"m"), two_hours);
+    }
+    for d in [".tmp-dead/a/b", ".tmp-dead/a", ".tmp-dead"] {
+        age(&pubs.join(d), two_hours);
+    }
+    age(&put(&pubs, ".tmp-busy/old.txt", b"o"), two_hours);
+    put(&pubs, ".tmp-busy/Packages/a/new.rpm", b"just now");
+    age(&pubs.join(".tmp-busy"), two_hours);
+    let finished = put(
+        &pubs,
+        "0190aaaa-0000-7000-8000-000000000000/PULP_MANIFEST",
+        b"done",
+    );
+    age(&finished, two_hours);
+    age(finished.parent().unwrap(), two_hours);
+
+    app.spawn_worker();
+    // Any task that completed ran on that worker, after its start-up cleanup.
+    let t = app
+        .run_task(
+            "/pulp/api/v3/orphans/cleanup/",
+            json!({"orphan_protection_time": 0}),
+        )
+        .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert!(!old_part.exists(), "old temp file removed");
+    assert!(
+        !root.join("tmp/dead-dir").exists(),
+        "old temp directory removed"
+    );
+    assert!(
+        !pubs.join(".tmp-dead").exists(),
+        "abandoned publication removed"
+    );
+    assert!(fresh_part.exists(), "a fresh temp file stays");
+    assert!(
+        pubs.join(".tmp-busy/Packages/a/new.rpm").exists()
+            && pubs.join(".tmp-busy/old.txt").exists(),
+        "a publication being built stays"
+    );
+    assert!(
+        finished.exists(),
+        "finished publications are not temp files"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cleanup_age_is_a_setting() {
+    use support::app::App;
+    let app = App::start_with(0, |s| s.stale_temp_age = Duration::from_secs(60)).await;
+    let root = app.services.settings.storage_path.clone();
+    let minutes = put(&root, "tmp/five-minutes.part", b"p");
+    age(&minutes, Duration::from_secs(300));
+    let staging = put(&root, "publications/.tmp-x/f", b"p");
+    age(&staging, Duration::from_secs(300));
+    age(staging.parent().unwrap(), Duration::from_secs(300));
+    let recent = put(&root, "tmp/recent.part", b"p");
+    age(&recent, Duration::from_secs(10));
+    let removed = pulp_app::tasks::cleanup_stale_temp(&app.services)
+        .await
+        .expect("cleanup");
+    assert_eq!(removed, 2);
+    assert!(!minutes.exists() && !staging.exists() && recent.exists());
+    app.stop().await;
+}

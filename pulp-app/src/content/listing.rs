@@ -30,6 +30,22 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// `name` as a relative link: percent-encoded except for RFC 3986
+/// unreserved characters and `/` (so `?`, `#`, `%`, spaces and quotes
+/// cannot turn into a query, a fragment or a broken escape), and safe
+/// inside a double-quoted HTML attribute.
+fn href(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for &b in name.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A listing page for `url_path`.
 pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> Response {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -39,7 +55,8 @@ pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> Response {
     );
     for e in entries {
         body.push_str(&format!(
-            "<a href=\"{0}\">{0}</a>{1:>width$} {2:>20}\n",
+            "<a href=\"{}\">{}</a>{:>width$} {:>20}\n",
+            href(&e.name),
             escape(&e.name),
             e.modified,
             e.size,

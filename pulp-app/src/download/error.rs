@@ -16,6 +16,30 @@ pub enum DownloadError {
     #[error("cannot build the HTTP client")]
     Client(#[source] reqwest::Error),
 
+    /// A setting of the downloader (a remote's headers, CA certificate,
+    /// proxy, timeouts, ...) is unusable.
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// The setting (as a remote names it).
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A `file://` URL outside the allowed import paths.
+    #[error(
+        "{url}: reading local files is not allowed here: {path} is not under any of the \
+         allowed_import_paths setting ({allowed})"
+    )]
+    FileNotAllowed {
+        /// The URL (clipped to 200 bytes).
+        url: String,
+        /// The local path it names.
+        path: PathBuf,
+        /// The allowed paths, or a note that there are none.
+        allowed: String,
+    },
+
     /// A URL could not be parsed or used as a base.
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
@@ -39,7 +63,7 @@ pub enum DownloadError {
     UnsafePath(#[from] RelPathError),
 
     /// The server answered with a non-success status (after any retries).
-    #[error("GET {url}: HTTP status {status}")]
+    #[error("GET {url}: HTTP status {status}{}", status_hint(*status))]
     Status {
         /// The URL.
         url: String,
@@ -48,7 +72,7 @@ pub enum DownloadError {
     },
 
     /// The request failed: connection refused or reset, timeout, TLS, ... (after any retries).
-    #[error("GET {url}: request failed")]
+    #[error("GET {url}: request failed ({})", request_kind(source))]
     Request {
         /// The URL.
         url: String,
@@ -143,6 +167,36 @@ pub enum DownloadError {
         #[source]
         source: StoreError,
     },
+}
+
+/// A reason phrase, and what to check, for statuses users must act on.
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 => {
+            " Unauthorized (the remote needs a username and password, or refused the ones given)"
+        }
+        403 => " Forbidden",
+        404 => " Not Found",
+        407 => " Proxy Authentication Required (check proxy_username and proxy_password)",
+        429 => " Too Many Requests (consider the remote's rate_limit)",
+        500..=599 => " (server error)",
+        _ => "",
+    }
+}
+
+/// What kind of request failure `e` is, in words.
+fn request_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out: see the remote's connect_timeout, sock_connect_timeout, sock_read_timeout and total_timeout"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "the response broke off"
+    } else {
+        "error"
+    }
 }
 
 impl DownloadError {

@@ -11,7 +11,14 @@
 //! the transfer.
 //!
 //! `file://` URLs read the local file the same way, since remotes may point
-//! at local directories.
+//! at local directories, but only under the configured
+//! [`allowed_import_paths`](DownloaderConfig::allowed_import_paths) (none by
+//! default): otherwise any user who may create a remote could read the
+//! worker's files.
+//!
+//! A remote's own settings (credentials, headers, proxy, TLS, timeouts,
+//! retries, rate limit) make a downloader of their own with
+//! [`Downloader::new`]; see `plugins::remote_downloader`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,7 +52,7 @@ use tokio::sync::Semaphore;
 
 use crate::checksum::Checksum;
 
-pub use self::config::DownloaderConfig;
+pub use self::config::{ClientIdentity, Credentials, DownloaderConfig};
 pub use self::error::DownloadError;
 pub use self::url::{join_dir_url, join_url};
 use crate::storage::{Artifact, ArtifactStore, ArtifactWriter, Expected, StoreError, TempArtifact};
@@ -60,7 +67,58 @@ const FILE_CHUNK: usize = 256 * 1024;
 pub struct Downloader {
     client: reqwest::Client,
     limit: Arc<Semaphore>,
+    rate: Option<Arc<RateLimiter>>,
     config: Arc<DownloaderConfig>,
+}
+
+/// Spaces request starts at least `interval` apart (a remote's
+/// `rate_limit`), shared by the clones of a downloader.
+#[derive(Debug)]
+struct RateLimiter {
+    interval: Duration,
+    next: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl RateLimiter {
+    fn per_second(n: u32) -> Self {
+        RateLimiter {
+            interval: Duration::from_secs(1) / n.max(1),
+            next: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Waits for this request's turn.
+    async fn acquire(&self) {
+        let at = self.reserve(tokio::time::Instant::now());
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// Books the next turn for a request asking at `now`; returns when it
+    /// may start (`now` itself if the limiter was idle long enough).
+    fn reserve(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let at = next.map_or(now, |n| n.max(now));
+        *next = Some(at + self.interval);
+        at
+    }
+}
+
+/// The extra headers of a remote as a header map.
+fn header_map(headers: &[(String, String)]) -> Result<reqwest::header::HeaderMap, DownloadError> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let bad = |reason: String| DownloadError::InvalidSetting {
+            setting: format!("header {:?}", clip(name)),
+            reason,
+        };
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad("not a valid header name".to_owned()))?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|_| bad("the value has characters a header cannot carry".to_owned()))?;
+        map.append(n, v);
+    }
+    Ok(map)
 }
 
 impl Downloader {
@@ -80,14 +138,66 @@ impl Downloader {
         }
         builder = match &config.proxy {
             Some(proxy) => {
-                builder.proxy(reqwest::Proxy::all(proxy).map_err(DownloadError::Client)?)
+                let mut p =
+                    reqwest::Proxy::all(proxy).map_err(|e| DownloadError::InvalidSetting {
+                        setting: "proxy_url".to_owned(),
+                        reason: e.to_string(),
+                    })?;
+                if let Some(c) = &config.proxy_credentials {
+                    p = p.basic_auth(&c.username, c.password.as_deref().unwrap_or(""));
+                }
+                builder.proxy(p)
             }
             None => builder.no_proxy(),
         };
+        if !config.headers.is_empty() {
+            builder = builder.default_headers(header_map(&config.headers)?);
+        }
+        if !config.tls_validation {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(pem) = &config.ca_cert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                DownloadError::InvalidSetting {
+                    setting: "ca_cert".to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            if certs.is_empty() {
+                return Err(DownloadError::InvalidSetting {
+                    setting: "ca_cert".to_owned(),
+                    reason: "no PEM certificate in it".to_owned(),
+                });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(id) = &config.client_identity {
+            let pem = format!("{}\n{}", id.key_pem, id.cert_pem);
+            let identity = reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+                DownloadError::InvalidSetting {
+                    setting: "client_cert/client_key".to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            builder = builder.identity(identity);
+        }
         let client = builder.build().map_err(DownloadError::Client)?;
+        let rate = match config.rate_limit {
+            Some(0) => {
+                return Err(DownloadError::InvalidSetting {
+                    setting: "rate_limit".to_owned(),
+                    reason: "must be at least 1 request per second".to_owned(),
+                });
+            }
+            Some(n) => Some(Arc::new(RateLimiter::per_second(n))),
+            None => None,
+        };
         Ok(Downloader {
             client,
             limit: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+            rate,
             config: Arc::new(config),
         })
     }
@@ -226,7 +336,8 @@ impl Downloader {
     ) -> Result<u64, DownloadError> {
         let parsed = url::parse_url(url)?;
         let received = if parsed.scheme() == "file" {
-            fetch_file(url, &parsed, expected, sink).await?
+            let path = self.allowed_file(url, &parsed).await?;
+            fetch_file(url, &path, expected, sink).await?
         } else {
             self.fetch_http(url, parsed, expected, sink).await?
         };
@@ -251,15 +362,20 @@ impl Downloader {
     ) -> Result<u64, DownloadError> {
         // The semaphore is never closed; without a permit we would merely exceed the limit.
         let _permit = self.limit.acquire().await.ok();
-        let mut response =
-            self.client
-                .get(parsed)
-                .send()
-                .await
-                .map_err(|source| DownloadError::Request {
-                    url: url.to_owned(),
-                    source,
-                })?;
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
+        let mut request = self.client.get(parsed);
+        if let Some(c) = &self.config.credentials {
+            request = request.basic_auth(&c.username, c.password.as_deref());
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|source| DownloadError::Request {
+                url: url.to_owned(),
+                source,
+            })?;
         let status = response.status();
         if !status.is_success() {
             return Err(DownloadError::Status {
@@ -291,19 +407,67 @@ impl Downloader {
     }
 }
 
-/// Reads a `file://` URL's local file into `sink`.
+impl Downloader {
+    /// The local path of a `file://` URL, if it is under one of the
+    /// allowed import paths (both sides with symlinks resolved, so a link
+    /// cannot lead out). Nothing is read, and nothing about the file is
+    /// revealed, when it is not allowed.
+    async fn allowed_file(
+        &self,
+        url: &str,
+        parsed: &reqwest::Url,
+    ) -> Result<std::path::PathBuf, DownloadError> {
+        let path = parsed
+            .to_file_path()
+            .map_err(|()| DownloadError::InvalidUrl {
+                url: clip(url),
+                reason: "not a local file path".to_owned(),
+            })?;
+        let allowed = &self.config.allowed_import_paths;
+        let refuse = || DownloadError::FileNotAllowed {
+            url: clip(url),
+            path: path.clone(),
+            allowed: if allowed.is_empty() {
+                "none are set, so file:// URLs are refused".to_owned()
+            } else {
+                allowed
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        };
+        if allowed.is_empty() {
+            return Err(refuse());
+        }
+        let mut roots = Vec::with_capacity(allowed.len());
+        for root in allowed {
+            if let Ok(r) = tokio::fs::canonicalize(root).await {
+                roots.push(r);
+            }
+        }
+        match tokio::fs::canonicalize(&path).await {
+            Ok(real) if roots.iter().any(|r| real.starts_with(r)) => Ok(real),
+            // Missing under an allowed directory: let the read report it.
+            Err(_)
+                if roots.iter().any(|r| path.starts_with(r))
+                    || allowed.iter().any(|r| path.starts_with(r)) =>
+            {
+                Ok(path)
+            }
+            _ => Err(refuse()),
+        }
+    }
+}
+
+/// Reads a local file (of a `file://` URL) into `sink`.
 async fn fetch_file<S: Sink>(
     url: &str,
-    parsed: &reqwest::Url,
+    path: &std::path::Path,
     expected: &Expected,
     sink: &mut S,
 ) -> Result<u64, DownloadError> {
-    let path = parsed
-        .to_file_path()
-        .map_err(|()| DownloadError::InvalidUrl {
-            url: clip(url),
-            reason: "not a local file path".to_owned(),
-        })?;
+    let path = path.to_path_buf();
     let file_error = |source| DownloadError::File {
         url: url.to_owned(),
         path: path.clone(),
@@ -413,5 +577,25 @@ impl Sink for MemorySink {
             Ok(())
         };
         std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests asking at once are spaced `1 / rate` apart; an idle
+    /// limiter lets the next one start at once.
+    #[test]
+    fn rate_limit_spaces_requests() {
+        let limiter = RateLimiter::per_second(4);
+        let t0 = tokio::time::Instant::now();
+        let ms = Duration::from_millis;
+        let turns: Vec<Duration> = (0..4).map(|_| limiter.reserve(t0) - t0).collect();
+        assert_eq!(turns, [ms(0), ms(250), ms(500), ms(750)]);
+        // Asking later than the next free turn: at once, then spaced again.
+        assert_eq!(limiter.reserve(t0 + ms(5000)) - t0, ms(5000));
+        assert_eq!(limiter.reserve(t0 + ms(5100)) - t0, ms(5250));
+        assert_eq!(RateLimiter::per_second(1).interval, ms(1000));
     }
 }

@@ -15,7 +15,9 @@
 //! stored file's name is always the SHA-256 of its bytes. Two writers of the
 //! same content (threads, processes or hosts) both succeed and leave one
 //! copy. A writer that fails or is dropped removes its temp file; the temp
-//! files of crashed processes are removed by [`ArtifactStore::cleanup_tmp`].
+//! files of crashed processes are removed by [`ArtifactStore::cleanup_tmp`],
+//! which every worker calls when it starts (for entries older than the
+//! `stale_temp_secs` setting, as other hosts may be writing theirs).
 //!
 //! Large per-package metadata (file lists, changelogs) is stored the same
 //! way, with [`ArtifactStore::put_bytes`].
@@ -223,50 +225,20 @@ impl ArtifactStore {
         }
     }
 
-    /// Removes temp files last modified more than `older_than` ago: the
-    /// leftovers of crashed processes. Returns how many were removed.
+    /// Removes temp files (and directories) of `tmp/` last modified more
+    /// than `older_than` ago: the leftovers of crashed processes. Returns
+    /// how many entries were removed.
     ///
-    /// Pick `older_than` well above the longest download (e.g. a day), as
-    /// another host may still be writing a temp file that looks idle.
+    /// Pick `older_than` well above the longest download (e.g. an hour), as
+    /// another host may still be writing a temp file that looks idle. A
+    /// directory's age is that of the newest thing in it.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] if `tmp/` cannot be listed. Files that vanish
+    /// [`StoreError::Io`] if `tmp/` cannot be listed. Entries that vanish
     /// meanwhile (removed by their writer) are not errors.
     pub async fn cleanup_tmp(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let tmp = &self.inner.tmp;
-        let mut entries = tokio::fs::read_dir(tmp)
-            .await
-            .map_err(StoreError::io("list", tmp))?;
-        let now = SystemTime::now();
-        let mut removed = 0;
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(StoreError::io("list", tmp))?
-        {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata().await else {
-                continue; // vanished meanwhile
-            };
-            let age = meta
-                .modified()
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .unwrap_or_default();
-            if !meta.is_file() || age <= older_than {
-                continue;
-            }
-            match tokio::fs::remove_file(&path).await {
-                Ok(()) => {
-                    tracing::info!(path = %path.display(), age_secs = age.as_secs(), "removed abandoned temp file");
-                    removed += 1;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io("remove", path)(e)),
-            }
-        }
-        Ok(removed)
+        remove_stale(&self.inner.tmp, older_than, |_| true).await
     }
 
     /// Creates a new, uniquely named temp file (`O_EXCL`, retried on a clash).
@@ -317,6 +289,103 @@ impl ArtifactStore {
             StoreError::io(op, path)(e)
         }
     }
+}
+
+/// Removes the entries of `dir` whose name passes `wanted` and that nothing
+/// touched for longer than `older_than` (see [`tree_age`]); returns how many
+/// were removed.
+///
+/// # Errors
+///
+/// [`StoreError::Io`] if `dir` cannot be listed or an entry cannot be
+/// removed. Entries that vanish meanwhile are not errors.
+pub async fn remove_stale(
+    dir: &Path,
+    older_than: Duration,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<u64, StoreError> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StoreError::io("list", dir)(e)),
+    };
+    let mut removed = 0;
+    while let Some(entry) = entries
+        .next_entry()
+        .await
+        .map_err(StoreError::io("list", dir))?
+    {
+        let path = entry.path();
+        if !entry.file_name().to_str().is_some_and(&wanted) {
+            continue;
+        }
+        let Some(age) = tree_age(path.clone(), older_than).await else {
+            continue; // vanished, or touched recently
+        };
+        if age <= older_than {
+            continue;
+        }
+        let result = match entry.file_type().await {
+            Ok(t) if t.is_dir() => tokio::fs::remove_dir_all(&path).await,
+            Ok(_) => tokio::fs::remove_file(&path).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), age_secs = age.as_secs(), "removed abandoned temp file");
+                removed += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("remove", path)(e)),
+        }
+    }
+    Ok(removed)
+}
+
+/// How long ago anything in `path` (a file, or a directory tree: the
+/// newest of its entries' modification times) was modified. Stops early,
+/// returning `None`, as soon as something younger than `min_age` turns up,
+/// and when `path` vanishes. Symlinks are not followed.
+pub async fn tree_age(path: PathBuf, min_age: Duration) -> Option<Duration> {
+    tokio::task::spawn_blocking(move || {
+        let now = SystemTime::now();
+        let age_of = |meta: &std::fs::Metadata| {
+            meta.modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default()
+        };
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        let mut youngest = age_of(&meta);
+        if youngest <= min_age {
+            return None;
+        }
+        if !meta.is_dir() {
+            return Some(youngest);
+        }
+        let mut stack = vec![path];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in rd.flatten() {
+                let Ok(meta) = entry.metadata() else {
+                    continue;
+                };
+                youngest = youngest.min(age_of(&meta));
+                if youngest <= min_age {
+                    return None;
+                }
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                }
+            }
+        }
+        Some(youngest)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// A name no other process on any host will pick: 128 bits from the

@@ -63,6 +63,21 @@ pub(crate) async fn created(
         .map_err(fail)
 }
 
+/// Removes what killed processes left on the shared storage: temp files
+/// of `tmp/` and unfinished publications, each only once nothing touched
+/// it for [`stale_temp_age`](crate::config::Settings::stale_temp_age)
+/// (other workers, on other hosts too, may be writing theirs right now).
+/// Workers call it when they start. Returns how many entries were removed.
+///
+/// # Errors
+/// If the storage cannot be listed or an entry cannot be removed.
+pub async fn cleanup_stale_temp(services: &Services) -> Result<u64, crate::storage::StoreError> {
+    let age = services.settings.stale_temp_age;
+    let files = services.store.cleanup_tmp(age).await?;
+    let publications = publish::cleanup_staging(services, age).await?;
+    Ok(files + publications)
+}
+
 /// Shared services as an `Arc`, for spawned work.
 pub(crate) fn services(ctx: &Ctx) -> Arc<Services> {
     ctx.state_arc()

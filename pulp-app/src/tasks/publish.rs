@@ -133,6 +133,22 @@ pub async fn place(src: PathBuf, dest: PathBuf) -> std::io::Result<()> {
     }
 }
 
+/// Removes the staging directories (`publications/.tmp-<id>/`) of
+/// publications whose process died (a SIGKILL leaves them behind) that
+/// nothing touched for longer than `older_than`; returns how many. Another
+/// host may be building a publication right now, so `older_than` must be
+/// well above the longest publish.
+///
+/// # Errors
+/// If `publications/` cannot be listed or a directory cannot be removed.
+pub async fn cleanup_staging(
+    services: &Services,
+    older_than: std::time::Duration,
+) -> Result<u64, crate::storage::StoreError> {
+    let root = services.store.root().join("publications");
+    crate::storage::remove_stale(&root, older_than, |name| name.starts_with(".tmp-")).await
+}
+
 /// Removes a deleted publication's files (best effort).
 pub async fn remove_publication_files(services: &Services, id: &Uuid) {
     let _ = tokio::fs::remove_file(on_demand_index(services, id)).await;

@@ -51,17 +51,36 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Prints a loud skip notice naming `test` and returns true if any of
-/// `tools` is missing.
+/// The command that installs every tool the fixtures and tests use.
+pub const INSTALL_TOOLS: &str =
+    "apt-get install -y rpm createrepo-c python3 dnf dnf-plugins-core zstd openssl";
+
+/// Whether `PULP_APP_REQUIRE_TOOLS=1` is set: then a missing tool fails
+/// the test (see [`skip_or_fail`]) instead of skipping it.
+pub fn tools_required() -> bool {
+    std::env::var("PULP_APP_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// Reports that `test` cannot run because `what` is missing: panics with
+/// `install` (the command that provides it) under
+/// `PULP_APP_REQUIRE_TOOLS=1`, else prints a loud skip notice.
+pub fn skip_or_fail(test: &str, what: &str, install: &str) {
+    if tools_required() {
+        panic!(
+            "{test}: {what} missing, and PULP_APP_REQUIRE_TOOLS=1 forbids skipping; install it: {install}"
+        );
+    }
+    loud(&format!("SKIPPING {test}: {what} missing ({install})"));
+}
+
+/// Returns true, after a loud skip notice naming `test`, if any of
+/// `tools` is missing; panics instead under `PULP_APP_REQUIRE_TOOLS=1`.
 pub fn skip_without(test: &str, tools: &[&str]) -> bool {
     let missing: Vec<_> = tools.iter().filter(|t| !have(t)).collect();
     if missing.is_empty() {
         return false;
     }
-    loud(&format!(
-        "SKIPPING {test}: missing tool(s) {missing:?} \
-         (apt-get install -y rpm createrepo-c python3 dnf dnf-plugins-core zstd)"
-    ));
+    skip_or_fail(test, &format!("tool(s) {missing:?}"), INSTALL_TOOLS);
     true
 }
 
@@ -121,7 +140,21 @@ pub fn rpm_repo(n: usize, env: &[(&str, &str)]) -> Option<PathBuf> {
     }
     let script = script("make_rpm_repo.sh");
     let text = std::fs::read(&script).expect("read make_rpm_repo.sh");
-    let knobs: String = env.iter().map(|(k, v)| format!("-{k}={v}")).collect();
+    // Only characters every tool takes in a path (rpmbuild does not take
+    // spaces); the hash below tells apart knobs that differ otherwise.
+    let knobs: String = env
+        .iter()
+        .map(|(k, v)| format!("-{k}={v}"))
+        .collect::<String>()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "=._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let env_text = format!("{env:?}");
     let key = format!(
         "rpm-{n}{knobs}-{}",
@@ -164,4 +197,74 @@ pub fn link_packages(src: &Path, dst: &Path) {
                 .arg(dst.join("Packages")),
         );
     }
+}
+
+/// Rewrites the yum metadata in `dir` (a copy of a fixture's `repodata/`
+/// with the packages beside it) so that every `.xml.gz` file is
+/// zstd-compressed instead (`.xml.zst`, made with the zstd CLI), and
+/// repomd.xml lists the new files with their new checksums and sizes (the
+/// open checksums and sizes stay: the XML is the same). Debian's
+/// createrepo_c cannot write zstd itself.
+const ZSTD_REPODATA: &str = r#"
+import gzip, hashlib, os, subprocess, sys, xml.etree.ElementTree as ET
+root = sys.argv[1]
+NS = "http://linux.duke.edu/metadata/repo"
+ET.register_namespace("", NS)
+ET.register_namespace("rpm", "http://linux.duke.edu/metadata/rpm")
+path = os.path.join(root, "repodata", "repomd.xml")
+tree = ET.parse(path)
+for data in tree.getroot().findall("{%s}data" % NS):
+    loc = data.find("{%s}location" % NS)
+    href = loc.get("href")
+    if not href.endswith(".xml.gz"):
+        continue
+    old = os.path.join(root, href)
+    with gzip.open(old) as f:
+        xml = f.read()
+    packed = subprocess.run(["zstd", "-q", "-c", "-19"], input=xml, check=True, stdout=subprocess.PIPE).stdout
+    digest = hashlib.sha256(packed).hexdigest()
+    name = os.path.basename(href)[:-len(".xml.gz")].split("-", 1)[-1]
+    new_href = "repodata/%s-%s.xml.zst" % (digest, name)
+    with open(os.path.join(root, new_href), "wb") as f:
+        f.write(packed)
+    os.remove(old)
+    loc.set("href", new_href)
+    checksum = data.find("{%s}checksum" % NS)
+    checksum.set("type", "sha256")
+    checksum.text = digest
+    data.find("{%s}size" % NS).text = str(len(packed))
+tree.write(path, xml_declaration=True, encoding="UTF-8")
+"#;
+
+/// The fixture `rpm_repo(n, &[])` with zstd-compressed metadata (see
+/// [`ZSTD_REPODATA`]); `None`, after a loud notice, without the tools.
+pub fn rpm_repo_zstd(n: usize) -> Option<PathBuf> {
+    if skip_without("zstd repositories", &["zstd", "python3"]) {
+        return None;
+    }
+    let original = rpm_repo(n, &[])?;
+    let key = format!(
+        "rpm-{n}-zstd-{}",
+        short_hash(&[
+            ZSTD_REPODATA.as_bytes(),
+            original.file_name().unwrap().as_encoded_bytes()
+        ])
+    );
+    Some(build_once(&key, |staging| {
+        std::fs::create_dir_all(staging).expect("staging");
+        link_packages(&original, staging);
+        run_quietly(
+            Command::new("cp")
+                .arg("-a")
+                .arg(original.join("repodata"))
+                .arg(original.join("fixture-packages.tsv"))
+                .arg(staging),
+        );
+        run_quietly(
+            Command::new("python3")
+                .arg("-c")
+                .arg(ZSTD_REPODATA)
+                .arg(staging),
+        );
+    }))
 }

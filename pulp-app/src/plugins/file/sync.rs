@@ -23,7 +23,8 @@ use crate::api::render;
 use crate::catalog::VersionChange;
 use crate::catalog::model::{Policy, Remote, Repository, Source};
 use crate::checksum::{Checksum, Sha256Digest};
-use crate::download::join_url;
+use crate::download::{Downloader, join_url};
+use crate::plugins::rpm::report;
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
@@ -53,19 +54,20 @@ pub async fn run(
         .map_err(fail)?
         .ok_or_else(|| TaskError::fail("the remote was deleted"))?;
     let latest = s.catalog.latest_version(&repo.id).await.map_err(fail)?;
+    let downloader = crate::plugins::remote_downloader(&s.downloader, &remote)?;
     let mut progress = Progress::new(ctx);
 
     let p = progress
         .start("sync.downloading.metadata", "Downloading Metadata", Some(1))
         .await;
-    let bytes = s
-        .downloader
+    let bytes = downloader
         .fetch_bytes(&remote.url, MAX_MANIFEST)
         .await
         .map_err(|e| {
             TaskError::fail(format!(
-                "could not download the manifest {}: {e}",
-                remote.url
+                "could not download the manifest {}: {}",
+                remote.url,
+                report(&e)
             ))
         })?;
     progress.set(p, 1).await;
@@ -114,7 +116,7 @@ pub async fn run(
         )
         .await;
 
-    let temps = download(ctx, s, &remote, &entries, &mut progress).await?;
+    let temps = download(ctx, s, &downloader, &remote, &entries, &mut progress).await?;
 
     let p = progress
         .start(
@@ -184,6 +186,7 @@ pub async fn run(
 /// Downloads one manifest entry into a verified temp file.
 async fn fetch(
     s: Arc<Services>,
+    downloader: Downloader,
     manifest_url: String,
     e: ManifestEntry,
 ) -> Result<TempArtifact, TaskError> {
@@ -192,10 +195,10 @@ async fn fetch(
     let expected = Expected::default()
         .with_size(e.size)
         .with_checksum(Checksum::sha256(parse_digest(&e)?));
-    s.downloader
+    downloader
         .download_to_temp_file(url.as_str(), &expected, &s.store)
         .await
-        .map_err(|err| TaskError::fail(format!("{}: {err}", e.relative_path)))
+        .map_err(|err| TaskError::fail(format!("{}: {}", e.relative_path, report(&err))))
 }
 
 fn parse_digest(e: &ManifestEntry) -> Result<Sha256Digest, TaskError> {
@@ -208,6 +211,7 @@ fn parse_digest(e: &ManifestEntry) -> Result<Sha256Digest, TaskError> {
 async fn download(
     ctx: &Ctx,
     s: &Services,
+    downloader: &Downloader,
     remote: &Remote,
     entries: &[ManifestEntry],
     progress: &mut Progress,
@@ -236,10 +240,11 @@ async fn download(
         .max(1);
     let services = crate::tasks::services(ctx);
     let url = remote.url.clone();
+    let downloader = downloader.clone();
     let mut downloads = futures::stream::iter(
         wanted
             .into_iter()
-            .map(move |e| fetch(Arc::clone(&services), url.clone(), e)),
+            .map(move |e| fetch(Arc::clone(&services), downloader.clone(), url.clone(), e)),
     )
     .buffer_unordered(concurrency);
     let mut temps = Vec::new();

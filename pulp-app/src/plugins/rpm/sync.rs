@@ -51,7 +51,7 @@ use crate::api::render;
 use crate::catalog::VersionChange;
 use crate::catalog::model::{ContentRecord, ContentRef, Policy, Remote, Repository, Source};
 use crate::checksum::{Checksum, Sha256Digest};
-use crate::download::join_dir_url;
+use crate::download::{Downloader, join_dir_url};
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
@@ -137,6 +137,7 @@ async fn prepare(
     progress: &mut Progress,
 ) -> Result<Option<Prepared>, TaskError> {
     let s = ctx.state();
+    let downloader = crate::plugins::remote_downloader(&s.downloader, remote)?;
     let p = progress
         .start(
             "sync.downloading.metadata",
@@ -146,8 +147,7 @@ async fn prepare(
         .await;
     let repomd_url = join_dir_url(&remote.url, "repodata/repomd.xml")
         .map_err(|e| failed("invalid remote URL", &e))?;
-    let bytes = s
-        .downloader
+    let bytes = downloader
         .fetch_bytes(repomd_url.as_str(), MAX_REPOMD)
         .await
         .map_err(|e| failed("could not download repodata/repomd.xml", &e))?;
@@ -174,7 +174,7 @@ async fn prepare(
         return Ok(None);
     }
 
-    let files = fetch_metadata(s, remote, &repomd, progress, p).await?;
+    let files = fetch_metadata(s, &downloader, remote, &repomd, progress, p).await?;
 
     let on_demand = remote.policy != Policy::Immediate;
     let mut plan = Plan::new(s).await?;
@@ -187,7 +187,7 @@ async fn prepare(
     plan_advisories_and_comps(&files, &mut plan, progress).await?;
     drop(files);
 
-    let packages = download(ctx, s, remote, &mut plan, progress).await?;
+    let packages = download(ctx, s, &downloader, remote, &mut plan, progress).await?;
     Ok(Some(Prepared {
         details,
         plan,
@@ -239,6 +239,7 @@ struct MetadataFiles {
 /// Step 2: downloads the metadata files into verified temp files.
 async fn fetch_metadata(
     s: &Services,
+    downloader: &Downloader,
     remote: &Remote,
     repomd: &RepoMd,
     progress: &mut Progress,
@@ -272,8 +273,7 @@ async fn fetch_metadata(
         if let Some(size) = record.size {
             expected = expected.with_size(size);
         }
-        let temp = s
-            .downloader
+        let temp = downloader
             .download_to_temp_file(url.as_str(), &expected, &s.store)
             .await
             .map_err(|e| failed(&format!("could not download {href}"), &e))?;
@@ -753,7 +753,12 @@ async fn push_all(
 }
 
 /// Downloads one package into a verified temp file.
-async fn fetch(s: Arc<Services>, index: u64, f: Fetch) -> Result<(u64, TempArtifact), TaskError> {
+async fn fetch(
+    s: Arc<Services>,
+    downloader: Downloader,
+    index: u64,
+    f: Fetch,
+) -> Result<(u64, TempArtifact), TaskError> {
     let checksum =
         Checksum::parse(&f.checksum_type, &f.checksum).map_err(|e| failed(&f.url, &e))?;
     let mut expected = Expected::default()
@@ -762,8 +767,7 @@ async fn fetch(s: Arc<Services>, index: u64, f: Fetch) -> Result<(u64, TempArtif
     if let Some(size) = f.size {
         expected = expected.with_size(size);
     }
-    let temp = s
-        .downloader
+    let temp = downloader
         .download_to_temp_file(&f.url, &expected, &s.store)
         .await
         .map_err(|e| failed(&format!("could not download {}", f.href), &e))?;
@@ -775,6 +779,7 @@ async fn fetch(s: Arc<Services>, index: u64, f: Fetch) -> Result<(u64, TempArtif
 async fn download(
     ctx: &Ctx,
     s: &Services,
+    downloader: &Downloader,
     remote: &Remote,
     plan: &mut Plan,
     progress: &mut Progress,
@@ -805,9 +810,10 @@ async fn download(
         })
         .map(move |e| {
             let services = Arc::clone(&services);
+            let downloader = downloader.clone();
             async move {
                 let (i, f) = e?;
-                fetch(services, i, f).await
+                fetch(services, downloader, i, f).await
             }
         })
         .buffer_unordered(concurrency);
