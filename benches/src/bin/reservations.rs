@@ -8,44 +8,26 @@
 //! - `10x`: every task holds one exclusive resource out of 10, so at most
 //!   10 run at once and each resource is a FIFO of a tenth of the backlog.
 //!
-//! The worker process times itself: tasks run between the first start and
-//! the last return, divided by that time. The parent does not poll Redis
-//! while the worker runs, so the figure is the cost of taskq's own commands.
+//! The rate is measured as in `throughput` ([`benches::drain_rate`]): tasks
+//! finished (outcome recorded) between the first observed completion and
+//! the last, divided by that time.
 //!
 //! Run with: `cargo run --release -p benches --bin reservations [-- --runs 3 --tasks 50000]`
 //!
 //! Prints each run, then medians and the ratio to the plain rate; the last
 //! line is one JSON object.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use benches::{machine, median};
+use benches::{drain_rate, machine, median};
 use taskq::testing::RedisServer;
 use taskq::worker::Worker;
 use taskq::{Client, RedisBroker, RedisConfig, TaskError, task};
 
 const NS: &str = "bench";
 
-/// Set in the worker process: how many tasks it expects to run.
-static EXPECTED: AtomicU64 = AtomicU64::new(u64::MAX);
-/// Tasks run so far by this worker process.
-static RAN: AtomicU64 = AtomicU64::new(0);
-/// When this worker process started its first task.
-static FIRST: OnceLock<Instant> = OnceLock::new();
-
 #[task(name = "bench.noop")]
 async fn noop(i: u64) -> Result<u64, TaskError> {
-    let first = *FIRST.get_or_init(Instant::now);
-    let ran = RAN.fetch_add(1, Ordering::Relaxed) + 1;
-    if ran == EXPECTED.load(Ordering::Relaxed) {
-        let secs = first.elapsed().as_secs_f64().max(1e-6);
-        // The parent reads this line and stops the worker.
-        println!("rate {}", (ran - 1) as f64 / secs);
-    }
     Ok(i)
 }
 
@@ -82,9 +64,8 @@ async fn broker(url: &str) -> RedisBroker {
         .expect("connect to redis")
 }
 
-/// Child mode: `reservations --worker <url> <concurrency> <tasks>`.
-fn run_worker(url: &str, concurrency: usize, tasks: u64) {
-    EXPECTED.store(tasks, Ordering::Relaxed);
+/// Child mode: `reservations --worker <url> <concurrency>`.
+fn run_worker(url: &str, concurrency: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,15 +82,10 @@ fn run_worker(url: &str, concurrency: usize, tasks: u64) {
     });
 }
 
-fn spawn_worker(url: &str, concurrency: usize, tasks: u64) -> Child {
+fn spawn_worker(url: &str, concurrency: usize) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--worker",
-            url,
-            &concurrency.to_string(),
-            &tasks.to_string(),
-        ])
-        .stdout(Stdio::piped())
+        .args(["--worker", url, &concurrency.to_string()])
+        .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn worker process")
@@ -142,7 +118,8 @@ impl Mode {
 async fn measure(a: &Args, mode: Mode) -> f64 {
     let server = RedisServer::start().expect("start redis-server");
     let url = server.url();
-    let client = Client::new(broker(&url).await);
+    let b = broker(&url).await;
+    let client = Client::new(b.clone());
     let mut sent = 0;
     while sent < a.tasks {
         let n = (a.tasks - sent).min(1000);
@@ -155,17 +132,8 @@ async fn measure(a: &Args, mode: Mode) -> f64 {
             .unwrap();
         sent += n;
     }
-    let mut worker = spawn_worker(&url, a.concurrency, a.tasks);
-    let out = worker.stdout.take().expect("worker stdout");
-    let rate = tokio::task::spawn_blocking(move || {
-        BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("rate ").and_then(|r| r.parse::<f64>().ok()))
-    })
-    .await
-    .unwrap()
-    .expect("the worker reports its rate");
+    let worker = spawn_worker(&url, a.concurrency);
+    let rate = drain_rate(&b).await;
     stop(worker);
     rate
 }
@@ -173,11 +141,7 @@ async fn measure(a: &Args, mode: Mode) -> f64 {
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--worker") {
-        run_worker(
-            &argv[2],
-            argv[3].parse().unwrap_or(256),
-            argv[4].parse().unwrap_or(u64::MAX),
-        );
+        run_worker(&argv[2], argv[3].parse().unwrap_or(256));
         return;
     }
     let a = args();

@@ -6,10 +6,10 @@
 //! - enqueue rate, one `send` at a time (one round trip each);
 //! - enqueue rate with `send_batch` (1,000 per call);
 //! - processing rate of no-op tasks by one worker *process* (concurrency
-//!   256), from a prefilled backlog: tasks finished between the first
-//!   observed completion and the last, divided by that time (as the Celery
-//!   harness in ../shared/bench measures it), where finished = sent -
-//!   (queued + in flight);
+//!   256), from a prefilled backlog: tasks finished (outcome recorded)
+//!   between the first observed completion and the last, divided by that
+//!   time, as the Celery harness in ../shared/bench measures it
+//!   ([`benches::drain_rate`]);
 //! - send → run → await round trip, one task at a time, p50 and p99;
 //! - the worker process's peak RSS (VmHWM).
 //!
@@ -18,8 +18,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use benches::{machine, median, percentile, proc_status_mb};
-use redis::AsyncCommands;
+use benches::{drain_rate, machine, median, percentile, proc_status_mb};
 use taskq::testing::RedisServer;
 use taskq::worker::Worker;
 use taskq::{Client, RedisBroker, RedisConfig, TaskError, task};
@@ -105,23 +104,6 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// Tasks still queued or in flight.
-async fn outstanding(conn: &mut redis::aio::ConnectionManager) -> u64 {
-    let queued: u64 = conn
-        .llen(format!("{{{NS}}}:q:default:1"))
-        .await
-        .unwrap_or(0);
-    let inflight_keys: Vec<String> = conn
-        .keys(format!("{{{NS}}}:inflight:*"))
-        .await
-        .unwrap_or_default();
-    let mut held = 0;
-    for k in inflight_keys {
-        held += conn.hlen::<_, u64>(k).await.unwrap_or(0);
-    }
-    queued + held
-}
-
 struct Run {
     enqueue: f64,
     enqueue_batched: f64,
@@ -141,9 +123,11 @@ async fn one_run(a: &Args) -> Run {
         .map(RedisServer::url)
         .unwrap_or_else(|| std::env::var("REDIS_URL").unwrap());
     let b = broker(&url).await;
-    let mut conn = b.connection();
-    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
-    let client = Client::new(b);
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut b.connection())
+        .await
+        .unwrap();
+    let client = Client::new(b.clone());
 
     // Enqueue, one send per task.
     let t = Instant::now();
@@ -166,25 +150,9 @@ async fn one_run(a: &Args) -> Run {
     let enqueue_batched = a.tasks as f64 / t.elapsed().as_secs_f64();
 
     // Process the whole backlog with one worker process.
-    let total = a.single + a.tasks;
     let worker = spawn_worker(&url, a.concurrency);
     let pid = worker.id();
-    let mut first: Option<(Instant, u64)> = None;
-    let mut last;
-    loop {
-        let left = outstanding(&mut conn).await;
-        let now = Instant::now();
-        if first.is_none() && left < total {
-            first = Some((now, left));
-        }
-        last = (now, left);
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let (t0, left0) = first.unwrap_or(last);
-    let process = (left0 - last.1) as f64 / (last.0 - t0).as_secs_f64().max(1e-6);
+    let process = drain_rate(&b).await;
 
     // Round trip, one at a time, on the now idle worker.
     let mut samples = Vec::with_capacity(a.rtt);

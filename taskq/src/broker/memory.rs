@@ -11,9 +11,9 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::{
-    Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport, GroupFailure,
-    GroupReport, GroupState, GroupStatus, HandBack, Liveness, MemberOutcome, Message, Outcome,
-    OutcomeKind, QueueDepth, RateDecision, ReapReport, Started, WorkerId, WorkerInfo,
+    Backlog, Broker, ControlEvent, DeadLetter, Delivery, EnqueueStatus, Fetched, FinishReport,
+    GroupFailure, GroupReport, GroupState, GroupStatus, HandBack, Liveness, MemberOutcome, Message,
+    Outcome, OutcomeKind, QueueDepth, RateDecision, ReapReport, Started, WorkerId, WorkerInfo,
     decode_dead_letter, encode_dead_letter, rate_decision,
 };
 use crate::error::{Error, Result};
@@ -817,6 +817,21 @@ impl Broker for MemoryBroker {
                 }
             })
             .collect())
+    }
+
+    async fn backlog(&self) -> Result<Backlog> {
+        let st = self.lock();
+        Ok(Backlog {
+            queued: st
+                .queues
+                .values()
+                .flat_map(|lists| lists.iter())
+                .map(|l| l.len() as u64)
+                .sum(),
+            delayed: st.delayed.len() as u64,
+            waiting: st.res.waiting.len() as u64,
+            held: st.inflight.values().map(|h| h.len() as u64).sum(),
+        })
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {

@@ -313,6 +313,29 @@ pub struct QueueDepth {
     pub delayed: u64,
 }
 
+/// Every task the broker still holds that has not reached a final state
+/// (see [`Broker::backlog`]). Their sum is the work left to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Ready in a queue, any priority (a task canceled while queued counts
+    /// until a fetch drops it).
+    pub queued: u64,
+    /// Scheduled for later (countdown, ETA, retry backoff, rate limit).
+    pub delayed: u64,
+    /// Waiting for a resource reservation, not yet queued.
+    pub waiting: u64,
+    /// Held by workers: fetched, running, or finished and not yet
+    /// acknowledged.
+    pub held: u64,
+}
+
+impl Backlog {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.queued + self.delayed + self.waiting + self.held
+    }
+}
+
 /// A signal from the control channel to workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -412,6 +435,11 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
 
     /// Depth of every known queue.
     async fn queue_depths(&self) -> Result<Vec<QueueDepth>>;
+
+    /// How many tasks are queued, delayed, waiting for a resource or held by
+    /// workers, read live (unlike [`WorkerInfo::in_flight`], which is as of
+    /// the last heartbeat). One pipelined read; cheap enough to poll.
+    async fn backlog(&self) -> Result<Backlog>;
 
     /// The newest `limit` dead letters.
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;

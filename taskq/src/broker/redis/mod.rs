@@ -26,7 +26,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{OnceCell, broadcast};
 
 use super::{
-    Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, GroupReport,
+    Backlog, Broker, ControlEvent, DeadLetter, EnqueueStatus, Fetched, FinishReport, GroupReport,
     GroupState, GroupStatus, HandBack, Liveness, Message, Outcome, QueueDepth, RateDecision,
     ReapReport, Started, WorkerId, WorkerInfo,
 };
@@ -332,6 +332,10 @@ impl Broker for RedisBroker {
 
     async fn queue_depths(&self) -> Result<Vec<QueueDepth>> {
         self.depths().await
+    }
+
+    async fn backlog(&self) -> Result<Backlog> {
+        self.read_backlog().await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {

@@ -5,7 +5,9 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use super::RedisBroker;
-use crate::broker::{DeadLetter, Liveness, Message, QueueDepth, WorkerInfo, decode_dead_letter};
+use crate::broker::{
+    Backlog, DeadLetter, Liveness, Message, QueueDepth, WorkerInfo, decode_dead_letter,
+};
 use crate::error::Result;
 use crate::task::{Priority, TaskId};
 use crate::time::{millis, now_ms};
@@ -110,6 +112,39 @@ impl RedisBroker {
                 delayed: c[3],
             })
             .collect())
+    }
+
+    pub(super) async fn read_backlog(&self) -> Result<Backlog> {
+        let k = self.keys();
+        let (queues, workers): (Vec<String>, Vec<String>) = redis::pipe()
+            .smembers(k.queues())
+            .zrange(k.workers(), 0, -1)
+            .query_async(&mut self.conn())
+            .await?;
+        let mut pipe = redis::pipe();
+        pipe.hlen(k.res_waiting());
+        for q in &queues {
+            for p in Priority::ALL {
+                pipe.llen(k.queue(q, p));
+            }
+            pipe.zcard(k.delayed(q));
+        }
+        for w in &workers {
+            pipe.hlen(k.inflight(w));
+        }
+        let counts: Vec<u64> = pipe.query_async(&mut self.conn()).await?;
+        let (waiting, rest) = counts.split_first().unwrap_or((&0, &[]));
+        let (per_queue, held) = rest.split_at((queues.len() * 4).min(rest.len()));
+        let mut b = Backlog {
+            waiting: *waiting,
+            held: held.iter().sum(),
+            ..Backlog::default()
+        };
+        for c in per_queue.chunks(4) {
+            b.queued += c[..3].iter().sum::<u64>();
+            b.delayed += c.get(3).copied().unwrap_or(0);
+        }
+        Ok(b)
     }
 
     pub(super) async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
