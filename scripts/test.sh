@@ -17,6 +17,8 @@ echo ">> pulp-cli 0.41.1 in a venv (the stock client the tests drive pulp-app wi
 export PULP_CLI
 PULP_CLI=$(pulp_cli_venv "${E2E_VENV:-$PWD/target/e2e-venv}")
 export E2E_VENV=${E2E_VENV:-$PWD/target/e2e-venv}
+# In the test suite a missing tool is a failure, not a skip.
+export PULP_APP_REQUIRE_TOOLS=1
 
 echo ">> cargo test (unit, integration against private redis-servers, doc and UI tests)"
 cargo test --workspace --all-targets

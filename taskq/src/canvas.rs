@@ -70,9 +70,13 @@ use crate::wire::{Envelope, GroupMembership};
 /// rest linked to it; send it like any call.
 ///
 /// # Errors
-/// [`Error::Config`] if `calls` is empty.
+/// [`Error::Config`] if `calls` is empty, or if the arguments of a call
+/// after the first are not a tuple (the output could not be prepended).
 pub fn chain(calls: impl IntoIterator<Item = RawSignature>) -> Result<RawSignature> {
     let mut calls: Vec<RawSignature> = calls.into_iter().collect();
+    for call in calls.iter().skip(1) {
+        check_rest_args(call)?;
+    }
     let mut next: Option<RawSignature> = None;
     while let Some(mut call) = calls.pop() {
         if let Some(n) = next.take() {
@@ -81,6 +85,18 @@ pub fn chain(calls: impl IntoIterator<Item = RawSignature>) -> Result<RawSignatu
         next = Some(call);
     }
     next.ok_or_else(|| Error::Config("a chain needs at least one call".into()))
+}
+
+/// Checks that a call receiving a previous output has arguments it can be
+/// prepended to. Caught here, a mistake is an error at build time instead of
+/// a follow-up that can never be sent.
+fn check_rest_args(call: &RawSignature) -> Result<()> {
+    prepend_arg(&call.args, &[0xc0]).map(drop).map_err(|_| {
+        Error::Config(format!(
+            "the arguments given to {} are not a tuple (use `(a, b)`, `(a,)` or `()`)",
+            call.name
+        ))
+    })
 }
 
 /// The id a follow-up gets: derived from its parent's, so that sending it
@@ -125,11 +141,14 @@ pub(crate) fn array_of(values: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Prepends `first` (a MessagePack value) to the MessagePack array `args`.
+/// A lone nil counts as no arguments: it is what the unit value `()` (the
+/// rest of a link whose only parameter is the previous output) encodes to.
 ///
 /// # Errors
 /// [`Error::MalformedMessage`] if `args` is not a MessagePack array.
 pub(crate) fn prepend_arg(args: &[u8], first: &[u8]) -> Result<Vec<u8>> {
     let (count, header_len) = match args.first() {
+        Some(0xc0) if args.len() == 1 => (0, 1),
         Some(&b) if (0x90..=0x9f).contains(&b) => (usize::from(b & 0x0f), 1),
         Some(0xdc) if args.len() >= 3 => (usize::from(u16::from_be_bytes([args[1], args[2]])), 3),
         Some(0xdd) if args.len() >= 5 => (
@@ -283,12 +302,14 @@ pub struct Chord {
 ///
 /// # Errors
 /// [`Error::Config`] if a member already belongs to a group (chords do not
-/// nest), or [`Error::InvalidTaskId`] for an unusable id.
+/// nest) or the callback's arguments are not a tuple, or
+/// [`Error::InvalidTaskId`] for an unusable id.
 pub fn chord(
     members: impl IntoIterator<Item = RawSignature>,
     callback: RawSignature,
 ) -> Result<Chord> {
     let mut members: Vec<RawSignature> = members.into_iter().collect();
+    check_rest_args(&callback)?;
     let group_id = uuid::Uuid::now_v7().to_string();
     let size = u32::try_from(members.len())
         .map_err(|_| Error::Config("a chord has at most 2^32 - 1 members".into()))?;
@@ -489,6 +510,12 @@ mod tests {
         assert_eq!(v[0], 99);
 
         assert!(prepend_arg(b"\x01", b"\x01").is_err());
+
+        // `()`, the rest of a link that takes only the previous output.
+        let unit = rmp_serde::to_vec(&()).unwrap();
+        let joined = prepend_arg(&unit, &rmp_serde::to_vec(&7u8).unwrap()).unwrap();
+        let (v,): (u8,) = rmp_serde::from_slice(&joined).unwrap();
+        assert_eq!(v, 7);
     }
 
     #[test]

@@ -2,6 +2,13 @@
 //! its data in a temporary directory, stopped (by its PID) when dropped.
 //! Tests can stop and restart it to prove that nothing is lost.
 //!
+//! Tests that only need *a* Redis may use an existing server instead: when
+//! [`TEST_REDIS_URL_VAR`] (`TASKQ_TEST_REDIS_URL`) is set,
+//! [`external_url`] returns its URL and taskq's own test harness connects
+//! there, isolating each test in a namespace of its own rather than starting
+//! a server. Tests that stop, kill or restart Redis always start a private
+//! [`RedisServer`], whatever the variable says.
+//!
 //! ```no_run
 //! # async fn demo() -> taskq::Result<()> {
 //! let server = taskq::testing::RedisServer::start()?;
@@ -15,6 +22,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+
+/// The environment variable that names an existing Redis server for tests
+/// (a `redis://` URL), used instead of a private one; see [`external_url`].
+pub const TEST_REDIS_URL_VAR: &str = "TASKQ_TEST_REDIS_URL";
+
+/// The URL in `TASKQ_TEST_REDIS_URL`, if it is set and not blank.
+///
+/// A test that gets `Some` should connect there under a namespace of its
+/// own (tests run in parallel and may share the server) and must not stop,
+/// flush or restart that server; with `None` it starts a private
+/// [`RedisServer`].
+pub fn external_url() -> Option<String> {
+    std::env::var(TEST_REDIS_URL_VAR)
+        .ok()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+}
 
 /// A `redis-server` child process.
 #[derive(Debug)]

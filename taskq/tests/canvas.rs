@@ -1,6 +1,8 @@
-//! Chords, against both brokers: the callback receives every member's
-//! output in member order, runs once even when a member runs twice, and
-//! never runs when a member fails.
+//! Canvas primitives, against both brokers. Chains: each link receives the
+//! previous link's output, and a failing link ends the chain. Groups: `join`
+//! returns the members' outputs in member order. Chords: the callback
+//! receives every member's output in member order, runs once even when a
+//! member runs twice, and never runs when a member fails.
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use common::{Backend, Probe, ProbeState, eventually, spawn};
 use taskq::broker::{GroupReport, GroupStatus, MemberOutcome};
-use taskq::canvas::chord;
+use taskq::canvas::{chain, chord, group};
 use taskq::worker::Worker;
 use taskq::{Error, RawSignature, TaskContext, TaskError, TaskId, TaskState, task};
 
@@ -37,13 +39,212 @@ async fn collect(
     Ok((label, parts))
 }
 
+/// A chain link: applies `op` to its input (the previous link's output)
+/// and logs what it computed.
+#[task(name = "chain.step")]
+async fn step(
+    ctx: TaskContext<ProbeState>,
+    input: i64,
+    op: String,
+    operand: i64,
+) -> Result<i64, TaskError> {
+    let out = match op.as_str() {
+        "add" => input + operand,
+        "mul" => input * operand,
+        other => return Err(TaskError::fail(format!("unknown op {other}"))),
+    };
+    ctx.state().bump("step");
+    ctx.state().push(format!("{op}({input},{operand})={out}"));
+    Ok(out)
+}
+
+/// The last link of a chain, of another type: logs its own id so that the
+/// test can wait for its result.
+#[task(name = "chain.describe")]
+async fn describe(
+    ctx: TaskContext<ProbeState>,
+    n: i64,
+    label: String,
+) -> Result<String, TaskError> {
+    ctx.state().bump("describe");
+    ctx.state().push(format!("id:{}", ctx.id()));
+    Ok(format!("{label}={n}"))
+}
+
+/// A link that fails for good; logs its id.
+#[task(name = "chain.refuse")]
+async fn refuse_link(ctx: TaskContext<ProbeState>, input: i64) -> Result<i64, TaskError> {
+    ctx.state().bump("refuse");
+    ctx.state().push(format!("id:{}", ctx.id()));
+    Err(TaskError::fail(format!("link refuses {input}")))
+}
+
+/// A group member: fails when asked to, else squares after `ms`.
+#[task(name = "group.member")]
+async fn member(
+    ctx: TaskContext<ProbeState>,
+    x: u64,
+    ms: u64,
+    fail: bool,
+) -> Result<u64, TaskError> {
+    ctx.state().bump("member");
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    if fail {
+        return Err(TaskError::fail(format!("member {x} fails")));
+    }
+    Ok(x * x)
+}
+
 fn worker(b: &Backend, p: &ProbeState) -> taskq::worker::WorkerBuilder<ProbeState> {
     Worker::builder(b.client())
         .state_arc(Arc::new(Arc::clone(p)))
         .register::<square>()
         .register::<refuse>()
         .register::<collect>()
+        .register::<step>()
+        .register::<describe>()
+        .register::<refuse_link>()
+        .register::<member>()
         .concurrency(8)
+}
+
+/// The id a task logged as `id:<id>`, once it has run.
+async fn logged_id(p: &ProbeState) -> TaskId {
+    let mut found = None;
+    assert!(
+        eventually(WAIT, || {
+            found = p
+                .events()
+                .iter()
+                .find_map(|e| e.strip_prefix("id:").map(str::to_owned));
+            let done = found.is_some();
+            async move { done }
+        })
+        .await,
+        "the logging link never ran: {:?}",
+        p.events()
+    );
+    TaskId::new(found.unwrap()).unwrap()
+}
+
+/// Sends a task behind everything queued so far and waits for it: with a
+/// worker of concurrency 1 and one FIFO queue, whatever was queued before
+/// has then run to its end.
+async fn barrier(b: &Backend) {
+    let r = b.client().send(square::call(0, 0)).await.unwrap();
+    r.wait(WAIT).await.unwrap();
+}
+
+async fn chain_passes_each_output_to_the_next_link(b: Backend) {
+    let p = Arc::new(Probe::default());
+    let w = spawn(worker(&b, &p));
+    let client = b.client();
+    // ((2 + 3) * 4) + 1, then described: "result=21".
+    let first = chain([
+        step::call(2, "add".into(), 3).into_raw().unwrap(),
+        RawSignature::partial::<step>(&("mul", 4i64)).unwrap(),
+        RawSignature::partial::<step>(&("add", 1i64)).unwrap(),
+        RawSignature::partial::<describe>(&("result",)).unwrap(),
+    ])
+    .unwrap();
+    let (first_id, _) = client.send_raw(first).await.unwrap();
+    assert_eq!(
+        client.result::<i64>(first_id).wait(WAIT).await.unwrap(),
+        5,
+        "the first link returns its own output"
+    );
+    let last = client.result::<String>(logged_id(&p).await);
+    assert_eq!(last.wait(WAIT).await.unwrap(), "result=21");
+    let steps: Vec<String> = p
+        .events()
+        .into_iter()
+        .filter(|e| !e.starts_with("id:"))
+        .collect();
+    assert_eq!(steps, ["add(2,3)=5", "mul(5,4)=20", "add(20,1)=21"]);
+    assert_eq!(
+        (p.count("step"), p.count("describe")),
+        (3, 1),
+        "each link ran once"
+    );
+    // Rest arguments that are not a tuple could never receive the output:
+    // refused when the chain is built, not discovered by a worker.
+    assert!(matches!(
+        chain([
+            step::call(1, "add".into(), 1).into_raw().unwrap(),
+            RawSignature::partial::<step>(&7i64).unwrap(),
+        ]),
+        Err(Error::Config(_))
+    ));
+    w.shutdown().await;
+}
+
+async fn a_failing_link_ends_the_chain(b: Backend) {
+    let p = Arc::new(Probe::default());
+    let w = spawn(worker(&b, &p).concurrency(1));
+    let client = b.client();
+    let first = chain([
+        step::call(1, "add".into(), 1).into_raw().unwrap(),
+        RawSignature::partial::<refuse_link>(&()).unwrap(),
+        RawSignature::partial::<step>(&("mul", 10i64)).unwrap(),
+        RawSignature::partial::<describe>(&("never",)).unwrap(),
+    ])
+    .unwrap();
+    let (first_id, _) = client.send_raw(first).await.unwrap();
+    assert_eq!(client.result::<i64>(first_id).wait(WAIT).await.unwrap(), 2);
+    let failed = client.result::<i64>(logged_id(&p).await);
+    match failed.wait(WAIT).await {
+        Err(Error::TaskFailed(f)) => assert!(f.message.contains("link refuses 2"), "{f}"),
+        other => panic!("expected the link's failure, got {other:?}"),
+    }
+    // Follow-ups are sent before a link's outcome is recorded, so anything
+    // the failed link had sent is queued by now; the barrier waits it out.
+    barrier(&b).await;
+    assert_eq!(p.count("step"), 1, "no link after the failure ran");
+    assert_eq!(p.count("describe"), 0, "no link after the failure ran");
+    assert_eq!(p.count("refuse"), 1, "a permanent failure is not retried");
+    assert_eq!(
+        p.events(),
+        vec!["add(1,1)=2".to_owned(), format!("id:{}", failed.id())]
+    );
+    w.shutdown().await;
+}
+
+async fn group_join_returns_outputs_in_member_order(b: Backend) {
+    let p = Arc::new(Probe::default());
+    let w = spawn(worker(&b, &p));
+    let client = b.client();
+    // Later members finish first.
+    let g = group(
+        &client,
+        (0..8u64).map(|x| member::call(x, (8 - x) * 25, false)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(g.members().len(), 8);
+    assert_eq!(
+        g.join(WAIT).await.unwrap(),
+        (0..8u64).map(|x| x * x).collect::<Vec<_>>()
+    );
+    for m in g.members() {
+        assert_eq!(m.state().await.unwrap(), TaskState::Succeeded);
+    }
+    // A failing member makes join report that failure.
+    let g = group(&client, (0..4u64).map(|x| member::call(x, 0, x == 2)))
+        .await
+        .unwrap();
+    match g.join(WAIT).await {
+        Err(Error::TaskFailed(f)) => assert!(f.message.contains("member 2 fails"), "{f}"),
+        other => panic!("expected member 2's failure, got {other:?}"),
+    }
+    for m in g.members() {
+        assert!(
+            eventually(WAIT, || async { m.state().await.unwrap().is_final() }).await,
+            "member {} ended",
+            m.id()
+        );
+    }
+    assert_eq!(p.count("member"), 12, "every member ran once");
+    w.shutdown().await;
 }
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -193,6 +394,9 @@ async fn group_reports_are_idempotent(b: Backend) {
 }
 
 both_brokers!(
+    chain_passes_each_output_to_the_next_link,
+    a_failing_link_ends_the_chain,
+    group_join_returns_outputs_in_member_order,
     callback_gets_results_in_member_order,
     a_failed_member_means_no_callback,
     group_reports_are_idempotent,

@@ -38,6 +38,15 @@ async fn count(ctx: TaskContext<Counter>, i: u32, sleep_ms: u64) -> Result<u32, 
     Ok(i)
 }
 
+/// A later version of `faults.count` that takes a label: what a fixed
+/// deployment runs. Counts its executions in `execs_v2`.
+#[task(name = "faults.count")]
+async fn count_v2(ctx: TaskContext<Counter>, label: String) -> Result<u32, TaskError> {
+    let mut conn = ctx.state().conn.clone();
+    let _: i64 = conn.hincr("execs_v2", &label, 1).await?;
+    Ok(label.len() as u32)
+}
+
 /// Kills the process running it.
 #[task(name = "faults.killer")]
 async fn killer(ctx: TaskContext<Counter>) -> Result<(), TaskError> {
@@ -141,7 +150,7 @@ async fn sigkilled_worker_loses_nothing() {
         .await
         .unwrap();
 
-    let mut victim = spawn_child(&server, 1500, 8);
+    let mut victim = spawn_child(&server, LEASE_MS, 8);
     assert!(
         eventually(Duration::from_secs(60), || {
             let mut c = conn.clone();
@@ -152,17 +161,47 @@ async fn sigkilled_worker_loses_nothing() {
     );
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
+    let killed_ms = epoch_ms();
     let done_before: u64 = conn.hlen("execs").await.unwrap();
     assert!(
         done_before < u64::from(N),
         "killed in the middle of the batch"
     );
+    // What the victim held when it died (nobody else runs a worker yet).
+    let mut stranded: Vec<String> = Vec::new();
+    let inflight: Vec<String> = conn.keys(format!("{{{NS}}}:inflight:*")).await.unwrap();
+    for k in inflight {
+        stranded.extend(conn.hkeys::<_, Vec<String>>(k).await.unwrap());
+    }
+    assert!(!stranded.is_empty(), "killed while running tasks");
 
-    let mut rescuer = spawn_child(&server, 1500, 8);
+    let mut rescuer = spawn_child(&server, LEASE_MS, 8);
+    let rescuer_id = worker_id_of(&broker, &rescuer).await;
+    // Measured from the kill or from the rescuer's registration, whichever
+    // is later: before that no live worker could reclaim anything.
+    let from_ms = killed_ms.max(epoch_ms());
+    let mut restarted_ms = Vec::new();
+    for id in &stranded {
+        let id = taskq::TaskId::new(id.as_str()).unwrap();
+        restarted_ms.push(restart_on(&client, &id, &rescuer_id).await);
+    }
     for r in &sent {
         let out = r.wait(Duration::from_secs(120)).await;
         assert!(out.is_ok(), "task {} did not complete: {out:?}", r.id());
     }
+    // The contract: the dead worker's lease runs out within one lease of its
+    // last heartbeat; the rescuer's reaper looks every ~lease/4 and puts the
+    // tasks at the head of their queue. Asserted with slack: every stranded
+    // task restarted within two leases and a second.
+    let latest = restarted_ms.iter().max().unwrap().saturating_sub(from_ms);
+    assert!(
+        latest <= 2 * LEASE_MS + 1000,
+        "the killed worker's tasks restarted up to {latest} ms after the rescuer was up (lease {LEASE_MS} ms)"
+    );
+    println!(
+        "{} stranded tasks restarted within {latest} ms (lease {LEASE_MS} ms)",
+        stranded.len()
+    );
     rescuer.kill().unwrap();
     rescuer.wait().unwrap();
 
@@ -173,6 +212,52 @@ async fn sigkilled_worker_loses_nothing() {
     // run twice; nothing else.
     assert!(extra <= 8, "{extra} duplicate runs");
     assert!(broker_is_clean(&broker).await);
+}
+
+/// The lease of the worker processes in `sigkilled_worker_loses_nothing`.
+const LEASE_MS: u64 = 1500;
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The worker id under which the process `child` registered, once it has.
+async fn worker_id_of(broker: &RedisBroker, child: &Child) -> String {
+    use taskq::broker::Broker;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let workers = broker.workers().await.unwrap();
+        if let Some(w) = workers.into_iter().find(|w| w.pid == child.id()) {
+            return w.id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker process {} never registered",
+            child.id()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// When `worker` started task `id` (its record's start time), once it has.
+async fn restart_on(client: &Client, id: &taskq::TaskId, worker: &str) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(rec) = client.record(id).await.unwrap()
+            && rec.worker.as_deref() == Some(worker)
+            && let Some(started) = rec.started_ms
+        {
+            return started;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task {id} of the killed worker was never re-run"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// After everything finished: no queued, delayed or in-flight task remains.
@@ -406,11 +491,10 @@ async fn dead_letters_can_be_requeued() {
     let server = RedisServer::start().unwrap();
     let (client, broker) = connect(&server).await;
     // A worker that does not know the task... is not a dead letter; make one:
-    // a frame with bad arguments, then fix nothing but requeue it: it fails
-    // again and returns to the dead-letter list.
+    // a call whose arguments the deployed `faults.count` cannot decode.
     let mut wrong = count::call(1, 0).into_raw().unwrap();
-    wrong.args = rmp_serde::to_vec(&("x",)).unwrap();
-    client.send_raw(wrong).await.unwrap();
+    wrong.args = rmp_serde::to_vec(&("fixed",)).unwrap();
+    let (id, _) = client.send_raw(wrong).await.unwrap();
     let w = spawn(
         Worker::builder(broker.clone())
             .state(counter(&server).await)
@@ -422,12 +506,43 @@ async fn dead_letters_can_be_requeued() {
         })
         .await
     );
+    // Requeued to the same worker, it fails again and returns to the list.
     assert_eq!(broker.requeue_dead_letters(10).await.unwrap(), 1);
     assert!(
         eventually(Duration::from_secs(10), || async {
             broker.dead_letters(10).await.unwrap().len() == 1
+                && client.record(&id).await.unwrap().unwrap().state == TaskState::Failed
         })
         .await
     );
     w.shutdown().await;
+
+    // Once a worker that understands it is deployed, a requeued dead letter
+    // runs to completion, once.
+    let w = spawn(
+        Worker::builder(broker.clone())
+            .state(counter(&server).await)
+            .register::<count_v2>(),
+    );
+    assert_eq!(broker.requeue_dead_letters(10).await.unwrap(), 1);
+    let r = client.result::<u32>(id.clone());
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            r.state().await.unwrap() == TaskState::Succeeded
+        })
+        .await,
+        "the requeued task never succeeded: {:?}",
+        r.record().await
+    );
+    assert_eq!(r.wait(Duration::from_secs(5)).await.unwrap(), 5);
+    let mut conn = counter(&server).await.conn;
+    let runs: std::collections::HashMap<String, u32> = conn.hgetall("execs_v2").await.unwrap();
+    assert_eq!(runs.get("fixed"), Some(&1), "ran once: {runs:?}");
+    assert!(broker.dead_letters(10).await.unwrap().is_empty());
+    assert!(
+        execs(&mut conn).await.is_empty(),
+        "the old version never ran it"
+    );
+    w.shutdown().await;
+    assert!(broker_is_clean(&broker).await);
 }

@@ -123,6 +123,15 @@ async fn who_am_i(ctx: TaskContext) -> Result<(String, u32, Option<String>), Tas
     ))
 }
 
+/// Counts itself in the probe's running tasks (and their peak) for `ms`.
+#[task(name = "test.occupy")]
+async fn occupy(ctx: TaskContext<ProbeState>, ms: u64) -> Result<(), TaskError> {
+    ctx.state().enter();
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ctx.state().exit();
+    Ok(())
+}
+
 #[task(name = "test.never_registered")]
 async fn never_registered() -> Result<(), TaskError> {
     Ok(())
@@ -154,6 +163,7 @@ fn worker(b: &Backend, probe: &ProbeState) -> taskq::worker::WorkerBuilder<Probe
         .register::<record_order>()
         .register::<with_progress>()
         .register::<who_am_i>()
+        .register::<occupy>()
         .lease(Duration::from_secs(3))
         .cancel_grace(Duration::from_millis(300))
 }
@@ -588,7 +598,107 @@ async fn worker_registry_lists_live_workers(b: Backend) {
     w.shutdown().await;
 }
 
+async fn concurrency_limit_is_respected_and_reached(b: Backend) {
+    let p = probe();
+    // Queued before the worker starts, so that it always has more work than
+    // slots.
+    let sent = b
+        .client()
+        .send_batch((0..24).map(|_| occupy::call(100)))
+        .await
+        .unwrap();
+    let w = spawn(worker(&b, &p).concurrency(4));
+    for r in &sent {
+        r.wait(WAIT).await.unwrap();
+    }
+    assert_eq!(
+        p.peak(),
+        4,
+        "at most 4 tasks ran at once, and with 24 queued all 4 slots were used"
+    );
+    w.shutdown().await;
+}
+
+async fn one_worker_serves_two_queues(b: Backend) {
+    let p = probe();
+    let client = b.client();
+    let mut sent = Vec::new();
+    for queue in ["alpha", "beta"] {
+        for i in 0..5 {
+            sent.push(
+                client
+                    .send(record_order::call(format!("{queue}{i}")).queue(queue))
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    let unserved = client
+        .send(record_order::call("gamma0".into()).queue("gamma"))
+        .await
+        .unwrap();
+    let w = spawn(worker(&b, &p).queues(["alpha", "beta"]));
+    for r in &sent {
+        r.wait(WAIT).await.unwrap();
+        let rec = r.record().await.unwrap().unwrap();
+        assert_eq!(rec.state, TaskState::Succeeded);
+    }
+    let mut ran = p.events();
+    ran.sort();
+    let mut expected: Vec<String> = ["alpha", "beta"]
+        .iter()
+        .flat_map(|q| (0..5).map(move |i| format!("{q}{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(ran, expected, "every task of both queues ran, once");
+    assert_eq!(sent[0].record().await.unwrap().unwrap().queue, "alpha");
+    assert_eq!(sent[9].record().await.unwrap().unwrap().queue, "beta");
+    assert_eq!(
+        unserved.state().await.unwrap(),
+        TaskState::Pending,
+        "a queue the worker does not serve is left alone"
+    );
+    w.shutdown().await;
+}
+
+async fn results_expire_after_their_ttl(b: Backend) {
+    let p = probe();
+    let w = spawn(worker(&b, &p));
+    let client = b.client();
+    let short = client
+        .send(add::call(1, 2).result_ttl(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let kept = client.send(add::call(3, 4)).await.unwrap();
+    assert_eq!(short.wait(WAIT).await.unwrap(), 3);
+    assert_eq!(kept.wait(WAIT).await.unwrap(), 7);
+    assert_eq!(
+        short.record().await.unwrap().map(|r| r.state),
+        Some(TaskState::Succeeded),
+        "readable once it has ended"
+    );
+    // The contract: gone once its TTL (2 s) has passed; 15 s is slack.
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            short.record().await.unwrap().is_none()
+        })
+        .await,
+        "the record outlived its TTL"
+    );
+    assert!(matches!(short.state().await, Err(Error::UnknownTask(_))));
+    assert!(matches!(short.wait(WAIT).await, Err(Error::UnknownTask(_))));
+    assert_eq!(
+        kept.state().await.unwrap(),
+        TaskState::Succeeded,
+        "a result with the default TTL (one day) is still there"
+    );
+    w.shutdown().await;
+}
+
 both_brokers!(
+    concurrency_limit_is_respected_and_reached,
+    one_worker_serves_two_queues,
+    results_expire_after_their_ttl,
     round_trip,
     many_tasks_all_complete,
     retries_with_backoff_then_success,

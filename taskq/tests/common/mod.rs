@@ -1,8 +1,15 @@
 //! Shared test harness: brokers (in memory, or Redis on a private
 //! `redis-server`), worker helpers and test tasks.
+//!
+//! With `TASKQ_TEST_REDIS_URL` set ([`taskq::testing::external_url`]),
+//! [`redis`] connects to that server instead of starting one, under a
+//! namespace unique to the test, whose keys it deletes when dropped. Tests
+//! that kill or restart Redis (faults, several processes) start their own
+//! [`RedisServer`] regardless.
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,8 +23,12 @@ use tokio_util::sync::CancellationToken;
 /// A broker under test, keeping its server alive.
 pub struct Backend {
     pub broker: Arc<dyn Broker>,
+    /// The private server, if one was started.
     pub server: Option<RedisServer>,
     pub kind: &'static str,
+    /// On a shared server (`TASKQ_TEST_REDIS_URL`): deletes the test's
+    /// namespace when the backend is dropped.
+    pub shared: Option<SharedNamespace>,
 }
 
 impl Backend {
@@ -31,10 +42,26 @@ pub async fn memory() -> Backend {
         broker: Arc::new(MemoryBroker::new()),
         server: None,
         kind: "memory",
+        shared: None,
     }
 }
 
+/// A Redis broker: on the server named by `TASKQ_TEST_REDIS_URL` under a
+/// fresh namespace, else on a private `redis-server` (namespace `test`).
 pub async fn redis() -> Backend {
+    if let Some(url) = taskq::testing::external_url() {
+        let namespace = unique_namespace();
+        let broker =
+            RedisBroker::connect_with(RedisConfig::new(url.clone()).namespace(namespace.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("connect to TASKQ_TEST_REDIS_URL={url}: {e}"));
+        return Backend {
+            broker: Arc::new(broker),
+            server: None,
+            kind: "redis",
+            shared: Some(SharedNamespace { url, namespace }),
+        };
+    }
     let server = RedisServer::start().expect("start redis-server");
     let broker = RedisBroker::connect_with(RedisConfig::new(server.url()).namespace("test"))
         .await
@@ -43,6 +70,47 @@ pub async fn redis() -> Backend {
         broker: Arc::new(broker),
         server: Some(server),
         kind: "redis",
+        shared: None,
+    }
+}
+
+/// A namespace no other test (of this or a concurrent run) uses.
+fn unique_namespace() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "test-{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A test's namespace on a shared server; its keys are deleted on drop.
+pub struct SharedNamespace {
+    pub url: String,
+    pub namespace: String,
+}
+
+impl Drop for SharedNamespace {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            return;
+        };
+        // Every key of a namespace starts with its hash tag `{namespace}`.
+        let pattern = format!("{{{}}}:*", self.namespace);
+        let keys: Vec<String> = match redis::Commands::scan_match(&mut conn, &pattern) {
+            Ok(iter) => iter.filter_map(Result::ok).collect(),
+            Err(_) => return,
+        };
+        for chunk in keys.chunks(500) {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+        }
     }
 }
 
@@ -70,15 +138,34 @@ pub fn spawn<S: Send + Sync + 'static>(builder: WorkerBuilder<S>) -> Running {
     Running { stop, handle }
 }
 
-/// Shared state of test tasks: per-key counters and event logs.
+/// Shared state of test tasks: per-key counters, event logs, and how many
+/// tasks run at once (now and at the most).
 #[derive(Default)]
 pub struct Probe {
     pub counts: Mutex<HashMap<String, u32>>,
     pub log: Mutex<Vec<String>>,
     pub gate: tokio::sync::Notify,
+    pub running: AtomicUsize,
+    pub peak: AtomicUsize,
 }
 
 impl Probe {
+    /// A task starts: counts it as running and updates the peak.
+    pub fn enter(&self) {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+
+    /// A task ends.
+    pub fn exit(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The most tasks that ran at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
     pub fn bump(&self, key: &str) -> u32 {
         let mut c = self.counts.lock().unwrap();
         let n = c.entry(key.to_owned()).or_insert(0);
