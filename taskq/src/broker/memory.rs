@@ -563,6 +563,7 @@ impl Broker for MemoryBroker {
         &self,
         worker: &WorkerId,
         _queues: &[String],
+        _room: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
         let mut report = FinishReport::default();
@@ -794,6 +795,15 @@ impl Broker for MemoryBroker {
             .values()
             .map(|(_, info)| info.clone())
             .collect())
+    }
+
+    async fn held_by(&self, worker: &WorkerId) -> Result<Vec<String>> {
+        Ok(self
+            .lock()
+            .inflight
+            .get(worker)
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn queue_depths(&self) -> Result<Vec<QueueDepth>> {

@@ -234,6 +234,9 @@ pub struct FinishReport {
     /// the task (its lease was lost and the task was handed to another
     /// worker). The new owner's outcome counts.
     pub fenced: Vec<TaskId>,
+    /// Waiters the releases made ready that were handed to the worker (see
+    /// [`Broker::finish`]); it owns them as if it had fetched them.
+    pub deliveries: Vec<Delivery>,
 }
 
 /// A worker's entry in the registry.
@@ -398,13 +401,17 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// releases their resources. Outcomes of tasks the worker no longer owns
     /// are ignored and reported as fenced.
     ///
-    /// `queues` are the queues the worker serves: waiters that a release
-    /// makes ready and that belong to one of them may be queued in the same
-    /// step (their records say `waiting` until a worker starts them).
+    /// `queues` are the queues the worker serves and `room` how many more
+    /// tasks it can start right now: waiters that a release makes ready and
+    /// that belong to one of those queues may be handed to the worker in
+    /// the same step, up to `room` of them ([`FinishReport::deliveries`],
+    /// owned by the worker as if fetched), or queued at the front of their
+    /// queue. Their records say `waiting` until a worker starts them.
     async fn finish(
         &self,
         worker: &WorkerId,
         queues: &[String],
+        room: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport>;
 
@@ -432,6 +439,11 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
 
     /// The worker registry.
     async fn workers(&self) -> Result<Vec<WorkerInfo>>;
+
+    /// The ids of the tasks `worker` owns (its in-flight set), for a worker
+    /// to find tasks it owns but does not know of (a fetch whose reply was
+    /// lost) and hand them back.
+    async fn held_by(&self, worker: &WorkerId) -> Result<Vec<String>>;
 
     /// Depth of every known queue.
     async fn queue_depths(&self) -> Result<Vec<QueueDepth>>;

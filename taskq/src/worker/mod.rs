@@ -11,6 +11,7 @@
 mod batcher;
 mod builder;
 mod execute;
+mod held;
 mod observe;
 mod registry;
 mod session;

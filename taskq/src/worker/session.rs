@@ -4,7 +4,7 @@
 //! new session under a new id, so outcomes of the old one can never be
 //! mistaken for the new one's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use tracing::Instrument;
 use super::batcher::{Ack, ack_loop, start_loop};
 use super::builder::WorkerConfig;
 use super::execute::{Disposition, Limits, dispose, drive};
+use super::held::Held;
 use super::registry::Registry;
 use crate::broker::{
     Broker, ControlEvent, Delivery, HandBack, Liveness, Outcome, OutcomeKind, RateDecision,
@@ -47,7 +48,9 @@ pub(crate) struct SessionShared<S> {
     registry: Arc<Registry<S>>,
     config: WorkerConfig,
     running: Mutex<HashMap<TaskId, Arc<RunInfo>>>,
-    permits: Semaphore,
+    /// Deliveries received and not yet recorded (see [`Held`]).
+    pub(crate) held: Held,
+    pub(crate) permits: Semaphore,
     acks: mpsc::UnboundedSender<Ack>,
     starts: mpsc::UnboundedSender<Started>,
     started_ms: u64,
@@ -139,6 +142,7 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
         permits: Semaphore::new(config.concurrency),
         config,
         running: Mutex::new(HashMap::new()),
+        held: Held::default(),
         acks: acks_tx,
         starts: starts_tx,
         started_ms: now_ms(),
@@ -159,9 +163,15 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
         .observer
         .enabled()
         .then(|| tokio::spawn(depth_loop(Arc::clone(&shared), background.clone())));
-    let acker = tokio::spawn(ack_loop(Arc::clone(&shared), acks_rx, closing.clone()));
-    let starter = tokio::spawn(start_loop(Arc::clone(&shared), starts_rx));
     let tracker = TaskTracker::new();
+    let acker = tokio::spawn(ack_loop(
+        Arc::clone(&shared),
+        acks_rx,
+        closing.clone(),
+        stop.clone(),
+        tracker.clone(),
+    ));
+    let starter = tokio::spawn(start_loop(Arc::clone(&shared), starts_rx));
 
     fetch_loop(&shared, stop, &tracker).await;
     tracker.close();
@@ -258,9 +268,10 @@ async fn fetch_loop<S: Send + Sync + 'static>(
         match fetched {
             Ok(f) => {
                 backoff = Duration::from_millis(50);
-                shared.permits.add_permits(want - f.deliveries.len());
                 let got = f.deliveries.len();
-                for delivery in f.deliveries {
+                let deliveries = shared.held.adopt(f.deliveries);
+                shared.permits.add_permits(want - deliveries.len());
+                for delivery in deliveries {
                     tracker.spawn(run_delivery(Arc::clone(shared), delivery));
                 }
                 if got == 0 {
@@ -298,8 +309,12 @@ async fn fetch_loop<S: Send + Sync + 'static>(
     }
 }
 
-/// Runs one delivered task to its end and reports what happened.
-async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, delivery: Delivery) {
+/// Runs one delivered task to its end and reports what happened. The
+/// delivery holds one permit of `shared.permits`, returned when it ends.
+pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
+    shared: Arc<SessionShared<S>>,
+    delivery: Delivery,
+) {
     let _permit = PermitGuard(&shared.permits);
     let (id, env) = match decode_frame(&delivery.frame) {
         Ok(decoded) => decoded,
@@ -421,8 +436,10 @@ async fn run_delivery<S: Send + Sync + 'static>(shared: Arc<SessionShared<S>>, d
             crate::canvas::on_success(&shared.client, &id, &env, output, &shared.lease_lost).await
     {
         // Follow-up tasks could not be sent: do not record success, so the
-        // task runs again (its follow-ups are deduplicated by id).
+        // task runs again (its follow-ups are deduplicated by id): forgotten
+        // here, it is handed back by the next reconciliations.
         span.in_scope(|| tracing::error!(error = %e, "could not send follow-up tasks"));
+        shared.held.release([id.as_str()]);
         return;
     }
     match dispose(&id, &env, started_ms, exec, &run) {
@@ -464,6 +481,9 @@ fn log_outcome(outcome: &Outcome, started_ms: u64) {
 
 async fn dead_letter<S>(shared: &SessionShared<S>, id: &str, reason: &str) {
     tracing::error!(task.id = %id, %reason, "moving message to the dead-letter list");
+    // Known no more: if this fails, reconciliation hands the frame back and
+    // the next fetch dead-letters it again.
+    shared.held.release([id]);
     let mut delay = Duration::from_millis(50);
     for _ in 0..20 {
         match shared.broker.dead_letter(&shared.id, id, reason).await {
@@ -485,13 +505,17 @@ async fn heartbeat_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToke
     let lease = shared.config.lease;
     let every = lease / 3;
     let mut last_ok = Instant::now();
+    let mut suspects = HashSet::new();
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             () = stop.cancelled() => return,
         }
         match shared.broker.heartbeat(&shared.info(), lease).await {
-            Ok(Liveness::Alive) => last_ok = Instant::now(),
+            Ok(Liveness::Alive) => {
+                last_ok = Instant::now();
+                reconcile(&shared, &mut suspects).await;
+            }
             Ok(Liveness::Reaped) => {
                 tracing::error!(worker.id = %shared.id, "this worker was declared dead; dropping its tasks and registering again");
                 shared.lease_lost.cancel();
@@ -509,6 +533,33 @@ async fn heartbeat_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToke
                 }
             }
         }
+    }
+}
+
+/// Hands back tasks the worker owns in Redis without knowing it (see
+/// [`Held`]): unknown on two consecutive heartbeats.
+async fn reconcile<S>(shared: &SessionShared<S>, suspects: &mut HashSet<String>) {
+    let in_flight = match shared.broker.held_by(&shared.id).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::debug!(error = %e, "reading the in-flight set failed");
+            return;
+        }
+    };
+    let strays = shared.held.disown_strays(in_flight, suspects);
+    if strays.is_empty() {
+        return;
+    }
+    tracing::warn!(tasks = ?strays, "handing back tasks this worker owned without knowing (a lost reply)");
+    let backs: Vec<HandBack> = strays
+        .iter()
+        .filter_map(|id| TaskId::new(id.as_str()).ok())
+        .map(|id| HandBack { id })
+        .collect();
+    match shared.broker.hand_back(&shared.id, &backs).await {
+        Ok(()) => shared.held.handed_back(&strays),
+        // Still disowned; the next looks try again.
+        Err(e) => tracing::warn!(error = %e, "handing back stray tasks failed"),
     }
 }
 

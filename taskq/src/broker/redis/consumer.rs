@@ -20,6 +20,12 @@ type InflightEntry = (String, Option<Vec<u8>>);
 /// Most tasks per finish or start script call.
 const SCRIPT_BATCH: usize = 500;
 
+/// A frame now in a worker's in-flight hash, as a delivery.
+fn delivery(frame: Vec<u8>) -> Delivery {
+    let id = crate::wire::frame_id_lossy(&frame).unwrap_or_default();
+    Delivery { id, frame }
+}
+
 impl RedisBroker {
     pub(super) async fn fetch_tasks(
         &self,
@@ -47,13 +53,7 @@ impl RedisBroker {
             .invoke_async(&mut self.conn())
             .await
             .map_err(lease_error)?;
-        let deliveries = frames
-            .into_iter()
-            .map(|frame| {
-                let id = crate::wire::frame_id_lossy(&frame).unwrap_or_default();
-                Delivery { id, frame }
-            })
-            .collect();
+        let deliveries = frames.into_iter().map(delivery).collect();
         Ok(Fetched {
             deliveries,
             next_due_ms: next_due.parse().ok(),
@@ -113,10 +113,12 @@ impl RedisBroker {
         &self,
         worker: &WorkerId,
         queues: &[String],
+        room: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
         let k = self.keys();
         let mut report = FinishReport::default();
+        let mut room = room;
         for batch in outcomes.chunks(SCRIPT_BATCH) {
             let mut inv = self.scripts().finish.prepare_invoke();
             for key in self.res_keys() {
@@ -127,6 +129,7 @@ impl RedisBroker {
                 .arg(batch.len())
                 .arg(k.done_channel_prefix())
                 .arg(worker)
+                .arg(room)
                 .arg(queues.len());
             for q in queues {
                 for p in Priority::ALL {
@@ -192,8 +195,10 @@ impl RedisBroker {
                 }
                 inv.arg(o.attempt).arg(o.started_ms);
             }
-            let (fenced, promoted): (Vec<usize>, Vec<String>) =
+            let (fenced, promoted, handed): (Vec<usize>, Vec<String>, Vec<Vec<u8>>) =
                 inv.invoke_async(&mut self.conn()).await?;
+            room = room.saturating_sub(handed.len());
+            report.deliveries.extend(handed.into_iter().map(delivery));
             report.fenced.extend(
                 fenced
                     .into_iter()

@@ -297,9 +297,10 @@ impl Broker for RedisBroker {
         &self,
         worker: &WorkerId,
         queues: &[String],
+        room: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
-        self.finish_tasks(worker, queues, outcomes).await
+        self.finish_tasks(worker, queues, room, outcomes).await
     }
 
     async fn dead_letter(&self, worker: &WorkerId, id: &str, reason: &str) -> Result<()> {
@@ -328,6 +329,10 @@ impl Broker for RedisBroker {
 
     async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         self.list_workers().await
+    }
+
+    async fn held_by(&self, worker: &WorkerId) -> Result<Vec<String>> {
+        Ok(redis::AsyncCommands::hkeys(&mut self.conn(), self.keys().inflight(worker)).await?)
     }
 
     async fn queue_depths(&self) -> Result<Vec<QueueDepth>> {

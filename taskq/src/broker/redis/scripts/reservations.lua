@@ -53,17 +53,22 @@ local function res_head(zset, name)
   return r[1]
 end
 
-local function res_is_ready(id, m)
+-- Whether task `id` (meta `m`) may run: no conflicting entry before its
+-- own on any of its resources. `clear` (optional) names a resource already
+-- known to be clear for it, which is not looked up again.
+local function res_is_ready(id, m, clear)
   for _, r in ipairs(m.res) do
-    local mine = res_member(r.name, m.seq, r.mode, id)
-    if r.mode == 'x' then
-      if res_head(RES_ALL, r.name) ~= mine then
-        return false
-      end
-    else
-      local ex = res_head(RES_EXCL, r.name)
-      if ex and ex < mine then
-        return false
+    if r.name ~= clear then
+      local mine = res_member(r.name, m.seq, r.mode, id)
+      if r.mode == 'x' then
+        if res_head(RES_ALL, r.name) ~= mine then
+          return false
+        end
+      else
+        local ex = res_head(RES_EXCL, r.name)
+        if ex and ex < mine then
+          return false
+        end
       end
     end
   end
@@ -86,15 +91,20 @@ local function res_reserve(id, queue, prio, eta, resources)
   return res_is_ready(id, m)
 end
 
+-- Whether RES_READY may hold members (read once per script, then kept up
+-- to date by res_release), so that most releases skip a ZSCORE per waiter.
+local res_ready_maybe = nil
+
 -- Removes task `id`'s entries and hands on the waiters that became ready:
--- `push(c, meta)` (optional) may queue a waiter at once and return true;
--- the others are marked in RES_READY and returned as a flat list
+-- `push(c, meta, frame)` (optional) may queue a waiter at once and return
+-- true; the others are marked in RES_READY and returned as a flat list
 -- {id, queue, prio, ...} for the caller to queue (script push_ready).
 -- `running` says the task ran (so it is neither waiting nor marked ready).
 --
 -- Only entries that this release can unblock are examined: the new first
 -- entry of each resource if it is exclusive, and, when an exclusive entry
 -- went away, the run of shared entries before the first exclusive one.
+-- Candidates are examined in dispatch order.
 local function res_release(id, push, running)
   local meta = redis.call('HGET', RES_TASKS, id)
   if not meta then
@@ -113,6 +123,9 @@ local function res_release(id, push, running)
     redis.call('HDEL', RES_WAITING, id)
     redis.call('ZREM', RES_READY, id)
   end
+  if res_ready_maybe == nil then
+    res_ready_maybe = redis.call('ZCARD', RES_READY) > 0
+  end
 
   local seen = {}
   local ready = {}
@@ -130,13 +143,17 @@ local function res_release(id, push, running)
           cands[#cands + 1] = res_parse_member(mem).id
         end
       end
+      -- Every candidate is clear on r.name: the head, or a shared entry
+      -- before the first exclusive one.
       for _, c in ipairs(cands) do
         if not seen[c] then
           seen[c] = true
-          if redis.call('HEXISTS', RES_WAITING, c) == 1 and not redis.call('ZSCORE', RES_READY, c) then
+          local frame = redis.call('HGET', RES_WAITING, c)
+          if frame and not (res_ready_maybe and redis.call('ZSCORE', RES_READY, c)) then
             local cm = res_parse_meta(redis.call('HGET', RES_TASKS, c))
-            if res_is_ready(c, cm) and not (push and push(c, cm)) then
+            if res_is_ready(c, cm, r.name) and not (push and push(c, cm, frame)) then
               redis.call('ZADD', RES_READY, tonumber(cm.seq, 16), c)
+              res_ready_maybe = true
               ready[#ready + 1] = c
               ready[#ready + 1] = cm.queue
               ready[#ready + 1] = cm.prio
