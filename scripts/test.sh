@@ -11,6 +11,8 @@ ensure_commands redis-server:redis-server
 ensure_commands rpmbuild:rpm createrepo_c:createrepo-c python3:python3 \
   dnf:dnf zstd:zstd xz:xz-utils bzip2:bzip2 curl:curl
 ensure_packages dnf-plugins-core
+# The puppet plugin's test installs modules with the real `puppet module`.
+ensure_commands puppet:puppet
 python3 -m venv --help >/dev/null 2>&1 || ensure_packages python3-venv
 
 echo ">> pulp-cli 0.41.1 in a venv (the stock client the tests drive pulp-app with)"

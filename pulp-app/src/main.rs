@@ -59,7 +59,7 @@ enum ScheduleCmd {
         #[arg(long)]
         repository: String,
         /// Plugin of the repository.
-        #[arg(long, value_parser = ["file", "rpm"], default_value = "rpm")]
+        #[arg(long, value_parser = ["file", "rpm", "puppet"], default_value = "rpm")]
         plugin: String,
         /// Cron expression (UTC), e.g. "0 0 3 * * *" or "0 3 * * *".
         #[arg(long, group = "when")]
@@ -199,10 +199,10 @@ async fn schedule(settings: Settings, action: ScheduleCmd) -> anyhow::Result<()>
                 (_, _, Some(spec)) => When::iso8601(spec)?,
                 _ => anyhow::bail!("give one of --cron, --every or --iso8601"),
             };
-            let plugin = if plugin == "file" {
-                Plugin::File
-            } else {
-                Plugin::Rpm
+            let plugin = match plugin.as_str() {
+                "file" => Plugin::File,
+                "puppet" => Plugin::Puppet,
+                _ => Plugin::Rpm,
             };
             pulp_app::schedules::put_sync_schedule(
                 &s,

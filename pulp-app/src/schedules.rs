@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::catalog::model::{Plugin, Repository};
 use crate::services::Services;
-use crate::tasks::sync::{SyncOptions, file_sync, rpm_sync};
+use crate::tasks::sync::{SyncOptions, file_sync, puppet_sync, rpm_sync};
 
 /// Why a schedule could not be saved.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,7 @@ pub async fn put_sync_schedule(
     let mut call = match plugin {
         Plugin::File => file_sync::call(repo.id, remote, options).into_raw()?,
         Plugin::Rpm => rpm_sync::call(repo.id, remote, options).into_raw()?,
+        Plugin::Puppet => puppet_sync::call(repo.id, remote, options).into_raw()?,
     };
     call.options.on_worker_lost = taskq::OnWorkerLost::Fail;
     call.options.result_ttl = services.settings.task_result_ttl;

@@ -37,7 +37,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 /// Decodes `a=1&b=x%20y&b=z` (application/x-www-form-urlencoded).
-fn form_decode(query: &str) -> Vec<(String, String)> {
+pub(crate) fn form_decode(query: &str) -> Vec<(String, String)> {
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());

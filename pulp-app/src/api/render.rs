@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::catalog::model::{
-    ContentRecord, ContentType, Distribution, Plugin, Publication, Remote, Repository,
+    ContentRecord, ContentType, Distribution, Plugin, Publication, PuppetRemote, Repository,
     RepositoryVersion,
 };
 use crate::catalog::{Catalog, Result};
@@ -83,8 +83,10 @@ pub fn parse_version_href(href: &str, plugin: Plugin) -> Option<(Uuid, u64)> {
     Some((id.parse().ok()?, n.parse().ok()?))
 }
 
-/// A remote as the API shows it (secrets never included).
-pub fn remote(r: &Remote) -> Value {
+/// A remote as the API shows it (secrets never included), with the puppet
+/// plugin's `includes` for puppet remotes.
+pub fn remote(doc: &PuppetRemote) -> Value {
+    let r = &doc.remote;
     let hidden: Vec<Value> = [
         ("client_key", &r.secrets.client_key),
         ("proxy_username", &r.secrets.proxy_username),
@@ -118,8 +120,10 @@ pub fn remote(r: &Remote) -> Value {
         "download_concurrency": r.download_concurrency,
         "rate_limit": r.rate_limit,
     });
-    if r.plugin == Plugin::Rpm {
-        v["sles_auth_token"] = json!(null);
+    match r.plugin {
+        Plugin::Rpm => v["sles_auth_token"] = json!(null),
+        Plugin::Puppet => v["includes"] = json!(doc.includes),
+        Plugin::File => {}
     }
     v
 }
@@ -171,10 +175,11 @@ pub async fn repository(catalog: &Catalog, r: &Repository) -> Result<Value> {
                 v[k] = val;
             }
         }
-        _ => {
+        (Plugin::File, _) => {
             v["manifest"] = json!(r.manifest);
             v["last_sync_details"] = last_sync;
         }
+        _ => v["last_sync_details"] = last_sync,
     }
     Ok(v)
 }
@@ -234,7 +239,8 @@ pub fn publication(p: &Publication, distributions: Vec<String>) -> Value {
             v["sqlite_metadata"] = json!(false);
             v["compression_type"] = json!(s.compression_type);
         }
-        None => v["manifest"] = json!(p.manifest),
+        None if p.plugin == Plugin::File => v["manifest"] = json!(p.manifest),
+        None => {}
     }
     v
 }

@@ -18,22 +18,29 @@ pub enum Plugin {
     File,
     /// yum/dnf repositories.
     Rpm,
+    /// Puppet modules mirrored from a Puppet Forge (v3 API).
+    Puppet,
 }
 
 impl Plugin {
-    /// `file` or `rpm`.
+    /// Every plugin.
+    pub const ALL: [Plugin; 3] = [Plugin::File, Plugin::Rpm, Plugin::Puppet];
+
+    /// `file`, `rpm` or `puppet`.
     pub fn name(self) -> &'static str {
         match self {
             Plugin::File => "file",
             Plugin::Rpm => "rpm",
+            Plugin::Puppet => "puppet",
         }
     }
 
-    /// The href segment after the collection: `file/file` or `rpm/rpm`.
+    /// The href segment after the collection: `file/file`, `rpm/rpm`, `puppet/puppet`.
     pub fn path(self) -> &'static str {
         match self {
             Plugin::File => "file/file",
             Plugin::Rpm => "rpm/rpm",
+            Plugin::Puppet => "puppet/puppet",
         }
     }
 
@@ -80,7 +87,8 @@ pub struct Remote {
     pub updated: DateTime<Utc>,
     /// Unique name (per plugin).
     pub name: String,
-    /// For file: the PULP_MANIFEST URL; for rpm: the repository base URL.
+    /// For file: the PULP_MANIFEST URL; for rpm: the repository base URL;
+    /// for puppet: the Forge's base URL (the one `/v3/releases` is under).
     pub url: String,
     /// Download policy.
     pub policy: Policy,
@@ -114,6 +122,23 @@ pub struct Remote {
     /// Write-only secrets: never returned by the API.
     #[serde(default)]
     pub secrets: RemoteSecrets,
+}
+
+/// A remote document with the puppet plugin's one extra field, `includes`.
+/// It is stored as the remote's own document (same key, same collection),
+/// and `includes` is left out when empty, so a file or rpm remote reads and
+/// writes through this type unchanged, and code that reads any remote as a
+/// [`Remote`] still can. Code that writes remotes must use this type, or it
+/// would drop a puppet remote's `includes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PuppetRemote {
+    /// The remote's common settings.
+    #[serde(flatten)]
+    pub remote: Remote,
+    /// Modules to mirror, as `author-name`; empty: every module the Forge
+    /// lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<String>,
 }
 
 /// Credentials of a remote (write-only through the API).
@@ -246,7 +271,7 @@ pub struct Publication {
     pub repository: Uuid,
     /// Version number published.
     pub version: u64,
-    /// File plugin: the manifest file name.
+    /// File plugin: the manifest file name (None for rpm and puppet).
     pub manifest: Option<String>,
     /// rpm settings.
     pub rpm: Option<RpmPublishSettings>,
@@ -299,11 +324,13 @@ pub enum ContentType {
     PackageEnvironment,
     /// `rpm.packagelangpacks`
     PackageLangpacks,
+    /// `puppet.module`
+    PuppetModule,
 }
 
 impl ContentType {
     /// Every type.
-    pub const ALL: [ContentType; 7] = [
+    pub const ALL: [ContentType; 8] = [
         ContentType::File,
         ContentType::Package,
         ContentType::Advisory,
@@ -311,6 +338,7 @@ impl ContentType {
         ContentType::PackageCategory,
         ContentType::PackageEnvironment,
         ContentType::PackageLangpacks,
+        ContentType::PuppetModule,
     ];
 
     /// The tag in content references (`pkg:<uuid>`).
@@ -323,6 +351,7 @@ impl ContentType {
             ContentType::PackageCategory => "cat",
             ContentType::PackageEnvironment => "env",
             ContentType::PackageLangpacks => "lng",
+            ContentType::PuppetModule => "pup",
         }
     }
 
@@ -336,6 +365,7 @@ impl ContentType {
             ContentType::PackageCategory => "rpm.packagecategory",
             ContentType::PackageEnvironment => "rpm.packageenvironment",
             ContentType::PackageLangpacks => "rpm.packagelangpacks",
+            ContentType::PuppetModule => "puppet.module",
         }
     }
 
@@ -349,6 +379,7 @@ impl ContentType {
             ContentType::PackageCategory => "rpm/packagecategories",
             ContentType::PackageEnvironment => "rpm/packageenvironments",
             ContentType::PackageLangpacks => "rpm/packagelangpacks",
+            ContentType::PuppetModule => "puppet/modules",
         }
     }
 

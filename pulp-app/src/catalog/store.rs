@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::model::{Distribution, Plugin, Publication, Remote, Repository};
+use super::model::{Distribution, Plugin, Publication, PuppetRemote, Remote, Repository};
 use super::{Catalog, CatalogError, Result, from_json, to_json};
 
 /// Something the catalog stores as a JSON document.
@@ -31,6 +31,20 @@ impl Entity for Remote {
     }
     fn unique_name(&self) -> Option<&str> {
         Some(&self.name)
+    }
+}
+
+/// A puppet remote is a remote document with `includes`: same collection.
+impl Entity for PuppetRemote {
+    const COLLECTION: &'static str = "remote";
+    fn id(&self) -> Uuid {
+        self.remote.id
+    }
+    fn plugin(&self) -> Plugin {
+        self.remote.plugin
+    }
+    fn unique_name(&self) -> Option<&str> {
+        Some(&self.remote.name)
     }
 }
 

@@ -7,8 +7,10 @@
 //! single byte ranges (206), nginx-style directory listings, and
 //! `404: Not Found` in plain text. Content published on demand is fetched
 //! from its remote on first request, verified, kept in the store, and then
-//! served like the rest.
+//! served like the rest. Puppet distributions also answer the Forge v3
+//! API from their publication ([`forge`]).
 
+mod forge;
 mod listing;
 mod serve;
 
@@ -22,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use uuid::Uuid;
 
-use crate::catalog::model::{Distribution, Publication};
+use crate::catalog::model::{Distribution, Plugin, Publication};
 use crate::services::Services;
 use crate::tasks::publish::publication_dir;
 
@@ -107,6 +109,13 @@ async fn content(
     } else {
         dir.join(rest_clean)
     };
+    let head = req.method() == axum::http::Method::HEAD;
+    if dist.plugin == Plugin::Puppet
+        && let Some(answer) =
+            forge::answer(&dir, rest_clean, req.uri().query(), req.headers(), head).await
+    {
+        return answer;
+    }
     let url_path = format!("/pulp/content/{}/{}", dist.base_path, rest);
     match tokio::fs::metadata(&target).await {
         Ok(m) if m.is_dir() => {
@@ -118,24 +127,10 @@ async fn content(
             }
         }
         Ok(_) if want_dir => not_found(),
-        Ok(_) => {
-            serve::file(
-                &target,
-                req.headers(),
-                req.method() == axum::http::Method::HEAD,
-            )
-            .await
-        }
+        Ok(_) => serve::file(&target, req.headers(), head).await,
         Err(_) if !want_dir => {
             match serve::on_demand(&s, &publication.id, rest_clean, &target).await {
-                Some(()) => {
-                    serve::file(
-                        &target,
-                        req.headers(),
-                        req.method() == axum::http::Method::HEAD,
-                    )
-                    .await
-                }
+                Some(()) => serve::file(&target, req.headers(), head).await,
                 None => not_found(),
             }
         }

@@ -1,6 +1,13 @@
 //! Content types. Each plugin owns the formats of one kind of repository.
+//!
+//! | plugin | content | remote feed | publication |
+//! |---|---|---|---|
+//! | [`file`] | `file.file`: files at relative paths | a `PULP_MANIFEST` | the files and a `PULP_MANIFEST` |
+//! | [`rpm`] | `rpm.package`, advisories, comps | a yum/dnf repository | yum metadata (`repodata/`) dnf reads |
+//! | [`puppet`] | `puppet.module`: module tarballs | a Puppet Forge (v3 API) | a static read-only Forge |
 
 pub mod file;
+pub mod puppet;
 pub mod rpm;
 
 use std::time::Duration;

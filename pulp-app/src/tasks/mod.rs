@@ -29,8 +29,10 @@ pub fn register(builder: WorkerBuilder<Services>) -> WorkerBuilder<Services> {
     builder
         .register::<sync::file_sync>()
         .register::<sync::rpm_sync>()
+        .register::<sync::puppet_sync>()
         .register::<publish::file_publish>()
         .register::<publish::rpm_publish>()
+        .register::<publish::puppet_publish>()
         .register::<repository::modify>()
         .register::<repository::delete_repository>()
         .register::<repository::delete_version>()

@@ -28,7 +28,7 @@ pub async fn orphan_cleanup(
     // Everything any version of any repository contains was added by some
     // version of it, so the union of the "added" sets is what is in use.
     let mut used: HashSet<ContentRef> = HashSet::new();
-    for plugin in [Plugin::File, Plugin::Rpm] {
+    for plugin in Plugin::ALL {
         for repo in s
             .catalog
             .load_all::<Repository>(plugin)

@@ -50,6 +50,16 @@ pub async fn rpm_publish(
     crate::plugins::rpm::publish::run(&ctx, repository, version, &options).await
 }
 
+/// Publishes a puppet repository version (a static, read-only Forge).
+#[task(name = "puppet.publish", queue = "pulp", on_worker_lost = "fail")]
+pub async fn puppet_publish(
+    ctx: TaskContext<Services>,
+    repository: Uuid,
+    version: u64,
+) -> Result<(), TaskError> {
+    crate::plugins::puppet::publish::run(&ctx, repository, version).await
+}
+
 /// The directory of a publication.
 pub fn publication_dir(services: &Services, id: &Uuid) -> PathBuf {
     services

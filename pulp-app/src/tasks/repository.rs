@@ -99,6 +99,9 @@ pub(crate) async fn commit(
                 let options = crate::plugins::rpm::publish::default_options(repo);
                 crate::plugins::rpm::publish::publish(s, repo, v.number, &options, None).await?;
             }
+            Plugin::Puppet => {
+                crate::plugins::puppet::publish::publish(s, repo, v.number).await?;
+            }
         }
     }
     Ok(version)

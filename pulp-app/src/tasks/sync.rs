@@ -1,5 +1,5 @@
-//! Sync tasks: `file.sync` and `rpm.sync`. A sync reserves its repository
-//! exclusively and its remote shared.
+//! Sync tasks: `file.sync`, `rpm.sync` and `puppet.sync`. A sync reserves
+//! its repository exclusively, its remote shared, and `pdrn:orphans` shared.
 
 use serde::{Deserialize, Serialize};
 use taskq::{TaskContext, TaskError, task};
@@ -40,4 +40,17 @@ pub async fn rpm_sync(
 ) -> Result<(), TaskError> {
     super::dispatch::record_if_missing(&ctx, "pulp_rpm.app.tasks.synchronizing.synchronize").await;
     crate::plugins::rpm::sync::run(&ctx, repository, remote, &options).await
+}
+
+/// Syncs a puppet repository from a Puppet Forge (v3 API) remote.
+#[task(name = "puppet.sync", queue = "pulp", on_worker_lost = "fail")]
+pub async fn puppet_sync(
+    ctx: TaskContext<Services>,
+    repository: Uuid,
+    remote: Uuid,
+    options: SyncOptions,
+) -> Result<(), TaskError> {
+    super::dispatch::record_if_missing(&ctx, "pulp_puppet.app.tasks.synchronizing.synchronize")
+        .await;
+    crate::plugins::puppet::sync::run(&ctx, repository, remote, &options).await
 }

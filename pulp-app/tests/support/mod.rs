@@ -14,6 +14,7 @@
 pub mod app;
 pub mod fixtures;
 pub mod metadata;
+pub mod puppet;
 pub mod rpm;
 pub mod store;
 pub mod synth;

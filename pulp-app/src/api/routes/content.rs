@@ -40,6 +40,13 @@ pub(crate) fn filters(kind: ContentType) -> &'static [(&'static str, &'static st
         | ContentType::PackageCategory
         | ContentType::PackageEnvironment => &[("id", "id")],
         ContentType::PackageLangpacks => &[],
+        ContentType::PuppetModule => &[
+            ("name", "name"),
+            ("author", "author"),
+            ("version", "version"),
+            ("sha256", "sha256"),
+            ("relative_path", "relative_path"),
+        ],
     }
 }
 
@@ -75,6 +82,7 @@ pub(super) fn routes() -> Vec<Route> {
         let param = match kind {
             ContentType::File => "file_file_content_href".to_owned(),
             ContentType::Package => "rpm_package_href".to_owned(),
+            ContentType::PuppetModule => "puppet_module_href".to_owned(),
             other => format!("rpm_{}_href", other.pulp_name().trim_start_matches("rpm.")),
         };
         out.push(
@@ -91,9 +99,9 @@ pub(super) fn routes() -> Vec<Route> {
     out
 }
 
-/// Resolves a version href of either plugin.
+/// Resolves a version href of any plugin.
 fn version_ref(field: &str, href: &str) -> ApiResult<VersionRef> {
-    [Plugin::File, Plugin::Rpm]
+    Plugin::ALL
         .into_iter()
         .find_map(|p| parse_version_href(href, p))
         .map(|(repository, number)| VersionRef { repository, number })

@@ -25,7 +25,7 @@ pub fn all() -> Vec<Route> {
     r.extend(tasks::routes());
     r.extend(versions::routes());
     r.extend(orphans::routes());
-    for plugin in [Plugin::File, Plugin::Rpm] {
+    for plugin in Plugin::ALL {
         r.extend(remotes::routes(plugin));
         r.extend(repositories::routes(plugin));
         r.extend(publications::routes(plugin));
@@ -36,7 +36,7 @@ pub fn all() -> Vec<Route> {
     r
 }
 
-/// `file_file` / `rpm_rpm`: the operation-id infix of a plugin.
+/// `file_file` / `rpm_rpm` / `puppet_puppet`: the operation-id infix of a plugin.
 pub(crate) fn infix(plugin: Plugin) -> String {
     plugin.path().replace('/', "_")
 }

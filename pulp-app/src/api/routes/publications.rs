@@ -20,7 +20,7 @@ use crate::api::render::{self, parse_href, parse_version_href, select_fields};
 use crate::catalog::model::{Distribution, Plugin, Publication};
 use crate::catalog::{ListFilter, Page};
 use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
-use crate::tasks::publish::{RpmPublishOptions, file_publish, rpm_publish};
+use crate::tasks::publish::{RpmPublishOptions, file_publish, puppet_publish, rpm_publish};
 
 crate::api_model! {
     /// What to publish.
@@ -252,6 +252,10 @@ async fn create(
                 rpm_publish::call(repo.id, number, options).into_raw()?,
             )
         }
+        Plugin::Puppet => (
+            "pulp_puppet.app.tasks.publishing.publish",
+            puppet_publish::call(repo.id, number).into_raw()?,
+        ),
     };
     let task = dispatch(
         &state,

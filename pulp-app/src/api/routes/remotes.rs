@@ -1,4 +1,6 @@
-//! Remotes: list, create, read, partial update, delete.
+//! Remotes: list, create, read, partial update, delete. Remotes are read
+//! and written as [`PuppetRemote`] documents, so a puppet remote keeps its
+//! `includes` (file and rpm remotes have none).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,8 @@ use crate::api::openapi::{Kind, Route};
 use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::{self, select_fields};
 use crate::catalog::ListFilter;
-use crate::catalog::model::{Plugin, Policy, Remote, RemoteSecrets, Repository};
+use crate::catalog::model::{Plugin, Policy, PuppetRemote, Remote, RemoteSecrets, Repository};
+use crate::plugins::puppet::metadata::ModuleSlug;
 
 crate::api_model! {
     /// Fields of a remote (create and partial update).
@@ -44,6 +47,7 @@ crate::api_model! {
         download_concurrency: Option<u32>,
         rate_limit: Option<u32>,
         sles_auth_token: Option<String>,
+        includes: Option<Vec<String>>,
     }
 }
 
@@ -148,7 +152,8 @@ async fn list(
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let (offset, limit) = params.page()?;
-    let filter = name_filter::<Remote>(&params, |r| &r.name, |r| &r.pulp_labels);
+    let filter =
+        name_filter::<PuppetRemote>(&params, |r| &r.remote.name, |r| &r.remote.pulp_labels);
     let page = state.catalog.list(plugin, &filter, offset, limit).await?;
     let (sel, exclude) = fields(&params);
     let results = page
@@ -185,8 +190,33 @@ fn check_url(url: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Applies `b` to `r` (for create, `r` holds the defaults).
-fn apply(r: &mut Remote, b: RemoteBody) -> Result<(), ApiError> {
+/// Checks a puppet remote's `includes`: `author-name` (or `author/name`)
+/// each, kept as `author-name`, without repeats.
+fn check_includes(includes: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::with_capacity(includes.len());
+    for i in includes {
+        let slug = ModuleSlug::parse(i.trim())
+            .map_err(|e| ApiError::field("includes", e.to_string()))?
+            .to_string();
+        if !out.contains(&slug) {
+            out.push(slug);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies `b` to `doc` (for create, `doc` holds the defaults).
+fn apply(doc: &mut PuppetRemote, mut b: RemoteBody) -> Result<(), ApiError> {
+    if let Some(includes) = b.includes.take() {
+        if doc.remote.plugin != Plugin::Puppet {
+            return Err(ApiError::field(
+                "includes",
+                "Only puppet remotes have includes.",
+            ));
+        }
+        doc.includes = check_includes(includes)?;
+    }
+    let r = &mut doc.remote;
     if let Some(name) = b.name {
         r.name = check_name("name", Some(&name))?;
     }
@@ -196,6 +226,12 @@ fn apply(r: &mut Remote, b: RemoteBody) -> Result<(), ApiError> {
     }
     if let Some(p) = b.policy {
         r.policy = parse_policy(&p)?;
+        if r.plugin == Plugin::Puppet && r.policy != Policy::Immediate {
+            return Err(ApiError::field(
+                "policy",
+                "Puppet remotes download every module (its metadata.json is read from its tarball): use \"immediate\".",
+            ));
+        }
     }
     if let Some(c) = b.download_concurrency {
         if c == 0 {
@@ -264,7 +300,7 @@ async fn create(
     let name = check_name("name", body.name.as_deref())?;
     let url = body.url.clone().ok_or_else(|| ApiError::required("url"))?;
     let now = Utc::now();
-    let mut remote = Remote {
+    let remote = Remote {
         id: Uuid::now_v7(),
         plugin,
         created: now,
@@ -287,12 +323,16 @@ async fn create(
         rate_limit: None,
         secrets: RemoteSecrets::default(),
     };
+    let mut remote = PuppetRemote {
+        remote,
+        includes: Vec::new(),
+    };
     apply(&mut remote, body)?;
     state.catalog.create(&remote).await?;
     Ok(created(render::remote(&remote)))
 }
 
-async fn load(state: &AppState, id: &str) -> ApiResult<Remote> {
+async fn load(state: &AppState, id: &str) -> ApiResult<PuppetRemote> {
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found("Remote"))?;
     state
         .catalog
@@ -307,7 +347,7 @@ async fn read(
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let r = load(&state, &id).await?;
-    if r.plugin != plugin {
+    if r.remote.plugin != plugin {
         return Err(ApiError::not_found("Remote"));
     }
     Ok(ok(render::remote(&r)))
@@ -320,13 +360,13 @@ async fn update(
     plugin: Plugin,
 ) -> ApiResult<super::Json> {
     let old = load(&state, &id).await?;
-    if old.plugin != plugin {
+    if old.remote.plugin != plugin {
         return Err(ApiError::not_found("Remote"));
     }
     let mut new = old.clone();
     apply(&mut new, body)?;
-    refuse_if_reserved(&state, &remote_prn(&old), "remote").await?;
-    new.updated = Utc::now();
+    refuse_if_reserved(&state, &remote_prn(&old.remote), "remote").await?;
+    new.remote.updated = Utc::now();
     state.catalog.update(&old, &new).await?;
     Ok(ok(render::remote(&new)))
 }
@@ -342,13 +382,13 @@ async fn remove(
     plugin: Plugin,
 ) -> ApiResult<StatusCode> {
     let r = load(&state, &id).await?;
-    if r.plugin != plugin {
+    if r.remote.plugin != plugin {
         return Err(ApiError::not_found("Remote"));
     }
-    refuse_if_reserved(&state, &remote_prn(&r), "remote").await?;
+    refuse_if_reserved(&state, &remote_prn(&r.remote), "remote").await?;
     // Repositories that used it as their default remote lose it.
     for mut repo in state.catalog.load_all::<Repository>(plugin).await? {
-        if repo.remote == Some(r.id) {
+        if repo.remote == Some(r.remote.id) {
             let old = repo.clone();
             repo.remote = None;
             state.catalog.update(&old, &repo).await?;

@@ -413,6 +413,10 @@ async fn sync_repo(
             "pulp_rpm.app.tasks.synchronizing.synchronize",
             sync::rpm_sync::call(repo.id, remote, options).into_raw()?,
         ),
+        Plugin::Puppet => (
+            "pulp_puppet.app.tasks.synchronizing.synchronize",
+            sync::puppet_sync::call(repo.id, remote, options).into_raw()?,
+        ),
     };
     let task = dispatch(
         &state,
