@@ -21,6 +21,8 @@ pub struct Services {
     pub store: ArtifactStore,
     /// Verified downloads.
     pub downloader: Downloader,
+    /// Per-remote downloaders for content fetched on demand.
+    pub remote_downloaders: crate::plugins::RemoteDownloaders,
     /// Settings.
     pub settings: Settings,
 }
@@ -81,6 +83,7 @@ impl Services {
             broker,
             store,
             downloader,
+            remote_downloaders: crate::plugins::RemoteDownloaders::default(),
             settings,
         }))
     }

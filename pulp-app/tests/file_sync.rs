@@ -810,6 +810,88 @@ async fn basic_auth_and_headers_reach_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_fetches_use_the_remotes_credentials_and_headers() {
+    let app = App::start().await;
+    let src = tempfile::tempdir().unwrap();
+    file_repo(src.path(), &[("lazy.bin", b"behind a password")]);
+    let server = RecordingServer::start(
+        src.path(),
+        Demands {
+            basic_auth: Some(("alice".into(), "s3cret".into())),
+            ..Demands::default()
+        },
+    )
+    .await;
+    let (repo, remote) = app
+        .repo_with_remote(
+            "file",
+            "lazy",
+            &format!("{}PULP_MANIFEST", server.url),
+            json!({
+                "policy": "on_demand",
+                "username": "alice",
+                "password": "s3cret",
+                "headers": [{"X-Tenant": "team a"}],
+            }),
+        )
+        .await;
+    assert_eq!(
+        app.run_task(&format!("{repo}sync/"), json!({})).await["state"],
+        "completed"
+    );
+    app.run_task(
+        &format!("{API}/publications/file/file/"),
+        json!({"repository": repo}),
+    )
+    .await;
+    app.run_task(
+        &format!("{API}/distributions/file/file/"),
+        json!({"name": "lazy", "base_path": "lazy", "repository": repo}),
+    )
+    .await;
+    let url = format!("{}/pulp/content/lazy/lazy.bin", app.content);
+    let got = app.http.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"behind a password");
+    let fetch = server
+        .seen()
+        .into_iter()
+        .find(|s| s.uri.ends_with("/lazy.bin"))
+        .expect("the content app fetched the file");
+    assert_eq!(
+        fetch.status, 200,
+        "with the remote's credentials: {fetch:?}"
+    );
+    assert_eq!(fetch.headers["x-tenant"], "team a", "{fetch:?}");
+
+    // A changed remote takes effect for the next fetch (no stale client).
+    let (s, _) = app
+        .patch(&remote, json!({"headers": [{"X-Tenant": "team b"}]}))
+        .await;
+    assert!(s == 200 || s == 202, "{s}");
+    file_repo(
+        src.path(),
+        &[("lazy.bin", b"behind a password"), ("more.bin", b"more")],
+    );
+    app.run_task(&format!("{repo}sync/"), json!({})).await;
+    app.run_task(
+        &format!("{API}/publications/file/file/"),
+        json!({"repository": repo}),
+    )
+    .await;
+    let more = format!("{}/pulp/content/lazy/more.bin", app.content);
+    let got = app.http.get(&more).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    let fetch = server
+        .seen()
+        .into_iter()
+        .find(|s| s.uri.ends_with("/more.bin"))
+        .expect("fetched");
+    assert_eq!(fetch.headers["x-tenant"], "team b", "{fetch:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_retries_retries_server_errors() {
     let app = App::start().await;
     let src = tempfile::tempdir().unwrap();

@@ -486,6 +486,11 @@ pub struct Source {
     pub checksum: String,
     /// Size in bytes, if known.
     pub size: Option<u64>,
+    /// The remote it was synced from: its credentials, headers, proxy and
+    /// TLS settings apply to the download. None for records from before
+    /// this field (they download with the process's plain settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Uuid>,
 }
 
 /// What the catalog keeps about a task besides taskq's own record.

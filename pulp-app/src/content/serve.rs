@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
-use crate::catalog::model::{ContentRef, Distribution};
+use crate::catalog::model::{ContentRef, Distribution, Remote};
 use crate::checksum::{Checksum, Sha256Digest};
 use crate::services::Services;
 use crate::storage::Expected;
@@ -159,8 +159,25 @@ pub(super) async fn on_demand(
             if let Some(size) = source.size {
                 expected = expected.with_size(size);
             }
-            let a = match s
-                .downloader
+            let downloader = match source.remote {
+                Some(id) => match s.catalog.get::<Remote>(&id).await {
+                    Ok(Some(remote)) => match s.remote_downloaders.get(&s.downloader, &remote) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::warn!(%url, error = %e, "the remote's settings cannot be used");
+                            return None;
+                        }
+                    },
+                    // Deleted: its settings are gone; the URL may still work.
+                    Ok(None) => s.downloader.clone(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the remote of on-demand content");
+                        return None;
+                    }
+                },
+                None => s.downloader.clone(),
+            };
+            let a = match downloader
                 .download_to_store(&url, &expected, &s.store)
                 .await
             {

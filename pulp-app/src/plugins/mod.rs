@@ -10,7 +10,12 @@ pub mod file;
 pub mod puppet;
 pub mod rpm;
 
+use std::collections::HashMap;
+use std::sync::PoisonError;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::catalog::model::Remote;
 use crate::download::{ClientIdentity, Credentials, DownloadError, Downloader, DownloaderConfig};
@@ -107,6 +112,32 @@ pub(crate) fn remote_downloader(
         .map_err(|e| {
             taskq::TaskError::fail(format!("remote {:?}: {}", remote.name, rpm::report(&e)))
         })
+}
+
+/// Downloaders for fetching on demand, one per remote, rebuilt when the
+/// remote changes (a client with its own TLS settings is costly to build
+/// for every request).
+#[derive(Debug, Default)]
+pub struct RemoteDownloaders {
+    built: std::sync::Mutex<HashMap<Uuid, (DateTime<Utc>, Downloader)>>,
+}
+
+impl RemoteDownloaders {
+    /// The downloader for `remote`, built on `base`'s settings.
+    ///
+    /// # Errors
+    /// As [`remote_downloader`].
+    pub fn get(&self, base: &Downloader, remote: &Remote) -> Result<Downloader, taskq::TaskError> {
+        let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((updated, d)) = built.get(&remote.id)
+            && *updated == remote.updated
+        {
+            return Ok(d.clone());
+        }
+        let d = remote_downloader(base, remote)?;
+        built.insert(remote.id, (remote.updated, d.clone()));
+        Ok(d)
+    }
 }
 
 #[cfg(test)]

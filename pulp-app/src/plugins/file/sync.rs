@@ -143,6 +143,7 @@ pub async fn run(
             checksum_type: "sha256".to_owned(),
             checksum: e.sha256.clone(),
             size: Some(e.size),
+            remote: Some(remote.id),
         };
         records.push(content::record(
             e,

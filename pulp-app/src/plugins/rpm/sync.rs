@@ -565,7 +565,7 @@ async fn plan_packages(
             .collect();
         let work = fresh.into_iter().map(|pkg| {
             let old = existing.remove(&content::package_ref(&pkg));
-            plan_package(s, &remote.url, immediate, pkg, old)
+            plan_package(s, remote, immediate, pkg, old)
         });
         let mut entries = futures::stream::iter(work).buffered(FILE_CONCURRENCY);
         while let Some(done) = entries.next().await {
@@ -589,12 +589,12 @@ async fn plan_packages(
 /// The plan entry (and new blob) of one package.
 async fn plan_package(
     s: &Services,
-    remote_url: &str,
+    remote: &Remote,
     immediate: bool,
     pkg: Package,
     old: Option<ContentRecord>,
 ) -> Result<(PlanEntry, Option<TempArtifact>), TaskError> {
-    let url = package_url(remote_url, &pkg)?;
+    let url = package_url(&remote.url, &pkg)?;
     let fetch = Fetch {
         href: pkg.location_href.clone(),
         url: url.clone(),
@@ -658,6 +658,7 @@ async fn plan_package(
         checksum_type: fetch.checksum_type.clone(),
         checksum: fetch.checksum.clone(),
         size: fetch.size,
+        remote: Some(remote.id),
     };
     let record = content::package_record(
         &pkg,
