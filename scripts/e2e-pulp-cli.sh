@@ -79,6 +79,15 @@ TASK=$(pulp task list --limit 1 | json 'd[0]["pulp_href"]')
 pulp file repository version destroy --repository frepo --version 0 >/dev/null || fail "repository version destroy"
 [ "$(pulp file repository version list --repository frepo | json '[v["number"] for v in d]')" = "[1]" ] || fail "version 0 still listed"
 
+echo "-- updates and deletes run as tasks (pulp-cli waits for them)"
+pulp file remote update --name frem --download-concurrency 3 || fail "remote update"
+[ "$(pulp file remote show --name frem | json 'd["download_concurrency"]')" = 3 ] || fail "remote update not applied"
+pulp file repository update --name frepo --description "mirrored by e2e" || fail "repository update"
+[ "$(pulp file repository show --name frepo | json 'd["description"]')" = "mirrored by e2e" ] || fail "repository update not applied"
+pulp file remote create --name gone --url "http://127.0.0.1:$FILES_PORT/PULP_MANIFEST" >/dev/null || fail "remote create (gone)"
+pulp file remote destroy --name gone || fail "remote destroy"
+if pulp file remote show --name gone >/dev/null 2>&1; then fail "destroyed remote still shown"; fi
+
 echo "-- cancel a running sync"
 pulp file remote create --name slow --url "http://127.0.0.1:$SLOW_PORT/PULP_MANIFEST" --download-concurrency 1 >/dev/null 2>&1
 pulp file repository create --name slowrepo --remote slow >/dev/null

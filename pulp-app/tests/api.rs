@@ -327,12 +327,12 @@ async fn remotes_crud_and_errors() {
 
     let (s, r) = app.get(&href).await;
     assert_eq!((s, r["name"].as_str()), (200, Some("a")));
-    let (s, r) = app
-        .patch(&href, json!({"name": "renamed", "tls_validation": false}))
+    let r = app
+        .change(&href, json!({"name": "renamed", "tls_validation": false}))
         .await;
     assert_eq!(
-        (s, r["name"].as_str(), r["tls_validation"].as_bool()),
-        (200, Some("renamed"), Some(false))
+        (r["name"].as_str(), r["tls_validation"].as_bool()),
+        (Some("renamed"), Some(false))
     );
     let (s, e) = app.patch(&href, json!({"name": "b2"})).await;
     assert_eq!(s, 400);
@@ -347,8 +347,7 @@ async fn remotes_crud_and_errors() {
     let (s, e) = app.get(&rpm_href).await;
     assert_eq!(s, 404);
     assert_error_shape(&e);
-    let (s, _) = app.delete(&href).await;
-    assert_eq!(s, 204);
+    assert_eq!(app.delete_task(&href).await["state"], "completed");
     let (s, e) = app.get(&href).await;
     assert_eq!(s, 404);
     assert_error_shape(&e);
@@ -479,8 +478,8 @@ async fn repositories_versions_modify_and_delete() {
     assert_error_shape(&e);
     let (_, all) = app.get(&format!("{API}/repository_versions/")).await;
     assert_eq!(all["count"], 5, "3 of repo + 2 of other");
-    let (_, patched) = app
-        .patch(
+    let patched = app
+        .change(
             &repo,
             json!({"description": "new", "retain_repo_versions": 5}),
         )

@@ -148,13 +148,12 @@ async fn rpm_entities_through_their_whole_life() {
     assert_error_shape(&e);
 
     // Repository partial update.
-    let (s, r) = app
-        .patch(
+    let r = app
+        .change(
             &repo,
             json!({"description": "d", "retain_package_versions": 2}),
         )
         .await;
-    assert_eq!(s, 200, "{r}");
     assert_eq!(
         (
             r["description"].as_str(),
@@ -243,8 +242,7 @@ async fn rpm_entities_through_their_whole_life() {
     assert_eq!(l["count"], 0);
 
     // Remote delete: the repository loses its default remote.
-    let (s, _) = app.delete(&remote).await;
-    assert_eq!(s, 204);
+    assert_eq!(app.delete_task(&remote).await["state"], "completed");
     let (s, _) = app.get(&remote).await;
     assert_eq!(s, 404);
     let (_, r) = app.get(&repo).await;

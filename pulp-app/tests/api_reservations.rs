@@ -1,5 +1,5 @@
-//! Reservations the API takes or honours: a remote or repository that a
-//! running (or waiting) task reserved cannot be changed under it (409), and
+//! Reservations the API takes or honours: changes of a remote or repository
+//! that a running task reserved wait for it (they are tasks, as in Pulp), and
 //! orphan cleanup waits for a running sync, which reserves the orphans
 //! resource shared, so it never deletes what the sync stored but has not
 //! committed yet.
@@ -8,24 +8,11 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Digest;
 use support::app::{App, GatedServer, file_repo};
 
 const API: &str = "/pulp/api/v3";
-
-fn assert_conflict(status: u16, body: &Value, task: &str) {
-    assert_eq!(status, 409, "{body}");
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["code", "detail", "fields"]);
-    assert_eq!(body["code"], "conflict");
-    assert!(body["detail"].as_str().unwrap().contains(task), "{body}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_wait_for_a_running_sync_and_cleanup_waits_too() {
@@ -64,24 +51,34 @@ async fn changes_wait_for_a_running_sync_and_cleanup_waits_too() {
         "{t}"
     );
 
-    // The remote and the repository are in use: refused, unchanged.
+    // The remote and the repository are in use: changes are accepted as
+    // tasks that wait for the sync, and nothing changes under it.
     let (_, remote_before) = app.get(&remote).await;
     let (_, repo_before) = app.get(&repo).await;
-    let (s, e) = app
-        .patch(&remote, json!({"url": "http://127.0.0.1:1/PULP_MANIFEST"}))
-        .await;
-    assert_conflict(s, &e, &sync);
-    let (s, e) = app.delete(&remote).await;
-    assert_conflict(s, &e, &sync);
-    let (s, e) = app.patch(&repo, json!({"description": "changed"})).await;
-    assert_conflict(s, &e, &sync);
+    let mut changes = Vec::new();
+    for (href, body) in [
+        (&remote, json!({"url": "http://127.0.0.1:1/PULP_MANIFEST"})),
+        (&remote, json!({"tls_validation": false})),
+        (&repo, json!({"description": "changed"})),
+    ] {
+        let (s, r) = app.patch(href, body).await;
+        assert_eq!(s, 202, "{r}");
+        assert_eq!(r.as_object().unwrap().len(), 1, "only the task: {r}");
+        changes.push(r["task"].as_str().unwrap().to_owned());
+    }
+    // Bad input is still a 400 at once, and other objects are free.
+    let (s, e) = app.patch(&remote, json!({"policy": "sometimes"})).await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e["fields"]["policy"].is_array(), "{e}");
+    let free = app.change(&other, json!({"description": "free"})).await;
+    assert_eq!(free["description"], "free");
+    for c in &changes {
+        let (_, t) = app.get(c).await;
+        assert_eq!(t["state"], "waiting", "{t}");
+    }
+    assert_eq!(app.get(&sync).await.1["state"], "running");
     assert_eq!(app.get(&remote).await.1, remote_before);
     assert_eq!(app.get(&repo).await.1, repo_before);
-    // Bad input is still a 400 first, and other objects are free.
-    let (s, _) = app.patch(&remote, json!({"policy": "sometimes"})).await;
-    assert_eq!(s, 400);
-    let (s, _) = app.patch(&other, json!({"description": "free"})).await;
-    assert_eq!(s, 200);
 
     // Orphan cleanup (no protection time) waits for the sync, although a
     // worker is free: another task runs to completion meanwhile.
@@ -133,12 +130,27 @@ async fn changes_wait_for_a_running_sync_and_cleanup_waits_too() {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", path.display());
     }
 
-    // Once the sync is over, changes go through.
-    let (s, r) = app.patch(&repo, json!({"description": "changed"})).await;
-    assert_eq!((s, r["description"].as_str()), (200, Some("changed")));
-    let (s, r) = app.patch(&remote, json!({"policy": "on_demand"})).await;
-    assert_eq!((s, r["policy"].as_str()), (200, Some("on_demand")));
-    let (s, _) = app.delete(&remote).await;
-    assert_eq!(s, 204);
+    // Once the sync is over, the changes ran, after it, and both changes
+    // of the remote (different fields) took effect.
+    for c in &changes {
+        let ct = app.wait_task(c).await;
+        assert_eq!(ct["state"], "completed", "{ct}");
+        assert!(
+            ct["started_at"].as_str().unwrap() >= t["finished_at"].as_str().unwrap(),
+            "the change started after the sync finished: {ct} {t}"
+        );
+    }
+    let (_, r) = app.get(&remote).await;
+    assert_eq!(
+        (r["url"].as_str(), r["tls_validation"].as_bool()),
+        (Some("http://127.0.0.1:1/PULP_MANIFEST"), Some(false)),
+        "{r}"
+    );
+    assert_eq!(app.get(&repo).await.1["description"], "changed");
+    // Deleting the remote is a task too; the repository loses it.
+    let d = app.delete_task(&remote).await;
+    assert_eq!(d["state"], "completed", "{d}");
+    assert_eq!(app.get(&remote).await.0, 404);
+    assert!(app.get(&repo).await.1["remote"].is_null());
     app.stop().await;
 }

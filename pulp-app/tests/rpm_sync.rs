@@ -413,8 +413,8 @@ async fn on_demand_downloads_on_first_request_only() {
     assert!(found["results"][0]["artifact"].is_string(), "{found}");
 
     // Switched to immediate, a sync downloads the rest into the same units.
-    let (status, _) = app.patch(&remote, json!({"policy": "immediate"})).await;
-    assert_eq!(status, 200);
+    let r = app.change(&remote, json!({"policy": "immediate"})).await;
+    assert_eq!(r["policy"], "immediate");
     let task = rpm_support::sync(&app, &repo, json!({})).await;
     assert_eq!(task["created_resources"], json!([]), "same content: {task}");
     assert_eq!(server.rpm_hits(), N);
@@ -514,10 +514,10 @@ async fn retain_package_versions_keeps_the_newest_of_each_package() {
     let (repo, _) = app
         .repo_with_remote("rpm", "retain", &server.url, json!({}))
         .await;
-    let (s, body) = app
-        .patch(&repo, json!({"retain_package_versions": 1}))
+    let body = app
+        .change(&repo, json!({"retain_package_versions": 1}))
         .await;
-    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["retain_package_versions"], 1, "{body}");
     let task = rpm_support::sync(&app, &repo, json!({})).await;
     let v1 = task["created_resources"][0].as_str().unwrap().to_owned();
     let kept: Vec<metadata::Truth> = newest.into_values().collect();

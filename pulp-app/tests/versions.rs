@@ -31,8 +31,7 @@ async fn repo_with_files(
         )
         .await;
     if extra.as_object().is_some_and(|o| !o.is_empty()) {
-        let (s, body) = app.patch(&repo, extra).await;
-        assert_eq!(s, 200, "{body}");
+        app.change(&repo, extra).await;
     }
     let task = app.run_task(&format!("{repo}sync/"), json!({})).await;
     assert_eq!(task["state"], "completed", "{task}");

@@ -22,7 +22,7 @@ pub const COMPONENTS: [(&str, &str); 3] =
     [("core", "3.123.1"), ("file", "3.123.1"), ("rpm", "3.39.4")];
 
 /// Changes with every change of the document (see [`COMPONENTS`]).
-pub const DOC_REVISION: &str = "3";
+pub const DOC_REVISION: &str = "4";
 
 /// A query parameter's type.
 #[derive(Debug, Clone, Copy)]

@@ -206,6 +206,28 @@ impl Catalog {
         self.get(id).await?.ok_or(CatalogError::NotFound)
     }
 
+    /// Checks that no other entity of the collection has `entity`'s name
+    /// (the store checks again when it writes).
+    ///
+    /// # Errors
+    /// [`CatalogError::Conflict`] if the name is taken.
+    pub async fn check_name_free<T: Entity>(&self, entity: &T) -> Result<()> {
+        let Some(name) = entity.unique_name() else {
+            return Ok(());
+        };
+        let holder: Option<String> = self
+            .conn()
+            .hget(self.keys().names(T::COLLECTION, entity.plugin()), name)
+            .await?;
+        match holder {
+            Some(id) if id != entity.id().to_string() => Err(CatalogError::Conflict {
+                field: "name",
+                value: name.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Replaces an entity (renames keep names unique).
     ///
     /// # Errors

@@ -11,6 +11,7 @@ pub mod orphans;
 pub mod progress;
 pub mod publish;
 pub mod repository;
+pub mod settings;
 pub mod sync;
 pub mod upload;
 
@@ -41,6 +42,8 @@ pub fn register(builder: WorkerBuilder<Services>) -> WorkerBuilder<Services> {
         .register::<orphans::orphan_cleanup>()
         .register::<copy::copy_content>()
         .register::<upload::rpm_upload>()
+        .register::<settings::update_object>()
+        .register::<settings::delete_remote>()
 }
 
 /// The services of a worker, as tasks receive them.

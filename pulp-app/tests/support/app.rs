@@ -172,6 +172,26 @@ impl App {
         panic!("task {href} did not finish");
     }
 
+    /// PATCHes an object whose changes run as tasks (remotes, repositories,
+    /// distributions), waits for the task to complete, and returns the
+    /// object as it then reads.
+    pub async fn change(&self, href: &str, body: Value) -> Value {
+        let (status, r) = self.patch(href, body).await;
+        assert_eq!(status, 202, "{href}: {r}");
+        let task = self.wait_task(r["task"].as_str().unwrap()).await;
+        assert_eq!(task["state"], "completed", "{task}");
+        let (status, object) = self.get(href).await;
+        assert_eq!(status, 200, "{object}");
+        object
+    }
+
+    /// DELETEs an object whose deletion runs as a task; returns the task.
+    pub async fn delete_task(&self, href: &str) -> Value {
+        let (status, r) = self.delete(href).await;
+        assert_eq!(status, 202, "{href}: {r}");
+        self.wait_task(r["task"].as_str().unwrap()).await
+    }
+
     /// POSTs and waits for the task the 202 names; returns its document.
     pub async fn run_task(&self, path: &str, body: Value) -> Value {
         let (status, r) = self.post(path, body).await;

@@ -69,46 +69,6 @@ pub(crate) fn check_name(field: &str, name: Option<&str>) -> Result<String, ApiE
     Ok(name.to_owned())
 }
 
-/// Refuses (409) to change `resource` (a PRN) while a task that reserved it,
-/// exclusively or shared, has not finished: Pulp runs such changes as tasks
-/// that wait for the reservation; this server changes remotes and
-/// repositories at once, so it refuses instead of racing a sync that
-/// already read them. `what` names the object in the message.
-pub(crate) async fn refuse_if_reserved(
-    state: &super::AppState,
-    resource: &str,
-    what: &str,
-) -> Result<(), ApiError> {
-    let shared = format!("shared:{resource}");
-    let ids = state.catalog.task_ids().await?;
-    let metas = futures::future::join_all(ids.iter().map(|id| state.catalog.task(id))).await;
-    for (id, meta) in ids.iter().zip(metas) {
-        let Some(meta) = meta? else { continue };
-        if !meta
-            .reserved_resources_record
-            .iter()
-            .any(|r| r == resource || *r == shared)
-        {
-            continue;
-        }
-        let Ok(tid) = taskq::TaskId::new(id.clone()) else {
-            continue;
-        };
-        // No record: not sent yet (a moment) or long finished; not a holder.
-        let Some(rec) = state.client.record(&tid).await? else {
-            continue;
-        };
-        let pulp_state = crate::tasks::dispatch::pulp_state(&rec);
-        if matches!(pulp_state, "waiting" | "running" | "canceling") {
-            return Err(ApiError::conflict(format!(
-                "The {what} is in use by task {} ({pulp_state}); try again when it has finished.",
-                super::render::task_href(id)
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The `fields` / `exclude_fields` selection of a listing.
 pub(crate) fn fields(params: &super::params::Params) -> (Vec<String>, Vec<String>) {
     (params.list("fields"), params.list("exclude_fields"))

@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{delete as delete_route, get, patch, post};
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{check_name, created, fields, infix, ok, refuse_if_reserved};
+use super::{check_name, created, fields, infix, ok};
 use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
@@ -19,8 +18,10 @@ use crate::api::openapi::{Kind, Route};
 use crate::api::params::{ApiPath, Body, Params};
 use crate::api::render::{self, select_fields};
 use crate::catalog::ListFilter;
-use crate::catalog::model::{Plugin, Policy, PuppetRemote, Remote, RemoteSecrets, Repository};
+use crate::catalog::model::{Plugin, Policy, PuppetRemote, Remote, RemoteSecrets};
 use crate::plugins::puppet::metadata::ModuleSlug;
+use crate::tasks::dispatch::{Dispatch, accepted, dispatch};
+use crate::tasks::settings;
 
 crate::api_model! {
     /// Fields of a remote (create and partial update).
@@ -94,19 +95,20 @@ pub(super) fn routes(plugin: Plugin) -> Vec<Route> {
             &href,
             &item,
             format!("remotes_{x}_partial_update"),
-            patch(move |s, id, b| update(s, id, b, plugin)),
+            patch(move |s, u, id, b| update(s, u, id, b, plugin)),
         )
         .path_param(format!("{x}_remote_href"))
-        .body::<RemoteBody>(),
+        .body::<RemoteBody>()
+        .responses(&[202]),
         Route::new(
             "delete",
             &href,
             &item,
             format!("remotes_{x}_delete"),
-            delete_route(move |s, id| remove(s, id, plugin)),
+            delete_route(move |s, u, id| remove(s, u, id, plugin)),
         )
         .path_param(format!("{x}_remote_href"))
-        .responses(&[204]),
+        .responses(&[202]),
     ]
 }
 
@@ -353,8 +355,11 @@ async fn read(
     Ok(ok(render::remote(&r)))
 }
 
+/// Checks the change now (400 on a bad field), then applies it in a task
+/// that waits for the syncs using the remote (see [`crate::tasks::settings`]).
 async fn update(
     State(state): State<AppState>,
+    Extension(user): Extension<User>,
     ApiPath(id): ApiPath<String>,
     Body(body): Body<RemoteBody>,
     plugin: Plugin,
@@ -365,10 +370,28 @@ async fn update(
     }
     let mut new = old.clone();
     apply(&mut new, body)?;
-    refuse_if_reserved(&state, &remote_prn(&old.remote), "remote").await?;
-    new.remote.updated = Utc::now();
-    state.catalog.update(&old, &new).await?;
-    Ok(ok(render::remote(&new)))
+    if new.remote.name != old.remote.name {
+        state.catalog.check_name_free(&new).await?;
+    }
+    let patch = settings::diff(&to_doc(&old)?, &to_doc(&new)?);
+    let task = dispatch(
+        &state,
+        &user.0,
+        Dispatch {
+            name: "pulpcore.app.tasks.base.general_update",
+            call: settings::update_object::call(settings::Object::Remote, old.remote.id, patch)
+                .into_raw()?,
+            exclusive: vec![remote_prn(&old.remote)],
+            shared: vec![],
+        },
+    )
+    .await?;
+    Ok(accepted(&task))
+}
+
+/// The stored JSON document of an entity, for [`settings::diff`].
+pub(crate) fn to_doc<T: serde::Serialize>(entity: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(entity).map_err(|e| ApiError::internal(&e))
 }
 
 /// The PRN of a remote, the name syncs reserve it by (shared).
@@ -376,24 +399,27 @@ pub(crate) fn remote_prn(r: &Remote) -> String {
     format!("prn:{}:{}", r.plugin.prn_model("remote"), r.id)
 }
 
+/// Deletes the remote in a task that waits for the syncs using it.
 async fn remove(
     State(state): State<AppState>,
+    Extension(user): Extension<User>,
     ApiPath(id): ApiPath<String>,
     plugin: Plugin,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<super::Json> {
     let r = load(&state, &id).await?;
     if r.remote.plugin != plugin {
         return Err(ApiError::not_found("Remote"));
     }
-    refuse_if_reserved(&state, &remote_prn(&r.remote), "remote").await?;
-    // Repositories that used it as their default remote lose it.
-    for mut repo in state.catalog.load_all::<Repository>(plugin).await? {
-        if repo.remote == Some(r.remote.id) {
-            let old = repo.clone();
-            repo.remote = None;
-            state.catalog.update(&old, &repo).await?;
-        }
-    }
-    state.catalog.delete(&r).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let task = dispatch(
+        &state,
+        &user.0,
+        Dispatch {
+            name: "pulpcore.app.tasks.base.general_delete",
+            call: settings::delete_remote::call(r.remote.id).into_raw()?,
+            exclusive: vec![remote_prn(&r.remote)],
+            shared: vec![],
+        },
+    )
+    .await?;
+    Ok(accepted(&task))
 }

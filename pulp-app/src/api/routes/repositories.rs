@@ -10,8 +10,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::remotes::name_filter;
+use super::remotes::to_doc;
 use super::versions::{content_filter, number_filter};
-use super::{check_name, created, fields, infix, ok, refuse_if_reserved};
+use super::{check_name, created, fields, infix, ok};
 use crate::api::AppState;
 use crate::api::auth::User;
 use crate::api::error::{ApiError, ApiResult};
@@ -21,7 +22,7 @@ use crate::api::render::{self, parse_href, parse_version_href, select_fields};
 use crate::catalog::VersionRef;
 use crate::catalog::model::{ContentRef, ContentType, Plugin, Remote, Repository, RpmRepoSettings};
 use crate::tasks::dispatch::{Dispatch, ORPHANS, accepted, dispatch};
-use crate::tasks::{repository as repo_tasks, sync};
+use crate::tasks::{repository as repo_tasks, settings, sync};
 
 crate::api_model! {
     /// Fields of a repository (create and partial update).
@@ -110,10 +111,11 @@ pub(super) fn routes(plugin: Plugin) -> Vec<Route> {
             &href,
             &item,
             format!("repositories_{x}_partial_update"),
-            patch(move |s, id, b| update(s, id, b, plugin)),
+            patch(move |s, u, id, b| update(s, u, id, b, plugin)),
         )
         .path_param(&param)
-        .body::<RepositoryBody>(),
+        .body::<RepositoryBody>()
+        .responses(&[202]),
         Route::new(
             "delete",
             &href,
@@ -332,8 +334,12 @@ async fn read(
     Ok(ok(render::repository(&state.catalog, &r).await?))
 }
 
+/// Checks the change now (400 on a bad field), then applies it in a task
+/// that waits for the repository's running and queued tasks (see
+/// [`crate::tasks::settings`]).
 async fn update(
     State(state): State<AppState>,
+    Extension(user): Extension<User>,
     ApiPath(id): ApiPath<String>,
     Body(body): Body<RepositoryBody>,
     plugin: Plugin,
@@ -341,10 +347,23 @@ async fn update(
     let old = load(&state, &id, plugin).await?;
     let mut new = old.clone();
     apply(&state, &mut new, body).await?;
-    refuse_if_reserved(&state, &repo_prn(&old), "repository").await?;
-    new.updated = Utc::now();
-    state.catalog.update(&old, &new).await?;
-    Ok(ok(render::repository(&state.catalog, &new).await?))
+    if new.name != old.name {
+        state.catalog.check_name_free(&new).await?;
+    }
+    let patch = settings::diff(&to_doc(&old)?, &to_doc(&new)?);
+    let task = dispatch(
+        &state,
+        &user.0,
+        Dispatch {
+            name: "pulpcore.app.tasks.base.general_update",
+            call: settings::update_object::call(settings::Object::Repository, old.id, patch)
+                .into_raw()?,
+            exclusive: vec![repo_prn(&old)],
+            shared: vec![],
+        },
+    )
+    .await?;
+    Ok(accepted(&task))
 }
 
 /// The PRN of a repository, used as its reservation resource.
