@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 use pulp_app::config::Settings;
 use pulp_app::run;
@@ -116,17 +115,11 @@ async fn services(settings: Settings) -> anyhow::Result<std::sync::Arc<Services>
 
 async fn until_signal(
     f: impl FnOnce(
-        CancellationToken,
+        run::Shutdown,
     )
         -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>,
 ) -> anyhow::Result<()> {
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        taskq::worker::shutdown_signal().await;
-        s.cancel();
-    });
-    f(stop).await
+    f(run::Shutdown::on_signals()).await
 }
 
 #[tokio::main]
@@ -137,19 +130,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Api => {
             let s = services(settings).await?;
-            until_signal(|stop| Box::pin(run::api(s, stop))).await
+            until_signal(|sh| Box::pin(run::api(s, sh.warm))).await
         }
         Cmd::Content => {
             let s = services(settings).await?;
-            until_signal(|stop| Box::pin(run::content(s, stop))).await
+            until_signal(|sh| Box::pin(run::content(s, sh.warm))).await
         }
         Cmd::Worker => {
             let s = services(settings).await?;
-            until_signal(|stop| Box::pin(run::worker(s, stop))).await
+            until_signal(|sh| Box::pin(run::worker(s, sh))).await
         }
         Cmd::Beat => {
             let s = services(settings).await?;
-            until_signal(|stop| Box::pin(run::beat(s, stop))).await
+            until_signal(|sh| Box::pin(run::beat(s, sh.warm))).await
         }
         Cmd::Schedule { action } => schedule(settings, action).await,
         Cmd::Dev => run::dev(settings).await,

@@ -79,11 +79,13 @@ async fn serve(
         .with_context(|| format!("{what} app failed"))
 }
 
-/// Runs a worker until `stop` fires.
+/// Runs a worker until `shutdown` fires (a cancellation token: a graceful
+/// stop; a [`Shutdown`]: also a cold one).
 ///
 /// # Errors
 /// If the worker cannot be built.
-pub async fn worker(services: Arc<Services>, stop: CancellationToken) -> anyhow::Result<()> {
+pub async fn worker(services: Arc<Services>, shutdown: impl Into<Shutdown>) -> anyhow::Result<()> {
+    let shutdown = shutdown.into();
     // Before taking tasks: what killed workers left behind (old entries only).
     match crate::tasks::cleanup_stale_temp(&services).await {
         Ok(0) => {}
@@ -98,8 +100,52 @@ pub async fn worker(services: Arc<Services>, stop: CancellationToken) -> anyhow:
         .lease(settings.worker_lease)
         .handle_signals(false);
     let worker = crate::tasks::register(builder).build()?;
-    worker.run_until(stop.cancelled_owned()).await?;
+    worker
+        .run_until_with_cold(
+            shutdown.warm.cancelled_owned(),
+            shutdown.cold.cancelled_owned(),
+        )
+        .await?;
     Ok(())
+}
+
+/// When a process stops: `warm` at the first SIGTERM or SIGINT (stop
+/// taking work, let running tasks finish within the grace period), `cold`
+/// at the second (hand running tasks back now).
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    /// Stop gracefully.
+    pub warm: CancellationToken,
+    /// Stop now.
+    pub cold: CancellationToken,
+}
+
+impl Shutdown {
+    /// Tokens that the process's signals fire.
+    pub fn on_signals() -> Self {
+        let shutdown = Shutdown::default();
+        let mut signals = taskq::worker::ShutdownSignals::new();
+        let s = shutdown.clone();
+        tokio::spawn(async move {
+            signals.recv().await;
+            tracing::info!("shutting down: a second signal hands running tasks back at once");
+            s.warm.cancel();
+            signals.recv().await;
+            tracing::warn!("second signal: handing running tasks back");
+            s.cold.cancel();
+        });
+        shutdown
+    }
+}
+
+/// A graceful stop only (`cold` never fires).
+impl From<CancellationToken> for Shutdown {
+    fn from(warm: CancellationToken) -> Self {
+        Shutdown {
+            warm,
+            cold: CancellationToken::new(),
+        }
+    }
 }
 
 /// Runs a beat (fires scheduled syncs) until `stop` fires. Any number of
@@ -134,14 +180,8 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         );
     }
     let services = Services::start(settings).await?;
-    let stop = CancellationToken::new();
-    let signal = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            taskq::worker::shutdown_signal().await;
-            stop.cancel();
-        })
-    };
+    let shutdown = Shutdown::on_signals();
+    let stop = shutdown.warm.clone();
     tracing::info!(
         api = %services.settings.api_bind,
         content = %services.settings.content_origin,
@@ -151,11 +191,10 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     let result = tokio::try_join!(
         api(Arc::clone(&services), stop.clone()),
         content(Arc::clone(&services), stop.clone()),
-        worker(Arc::clone(&services), stop.clone()),
+        worker(Arc::clone(&services), shutdown.clone()),
         beat(Arc::clone(&services), stop.clone()),
     );
     stop.cancel();
-    signal.abort();
     if let Some(mut r) = redis {
         r.stop();
     }

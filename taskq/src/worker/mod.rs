@@ -6,7 +6,8 @@
 //! of dead workers to their queues, applies cancellations, enforces time
 //! limits, catches panics, and shuts down gracefully: on SIGTERM or SIGINT
 //! it stops fetching, lets running tasks finish within a grace period, and
-//! hands the rest back to their queues.
+//! hands the rest back to their queues; a second signal hands them back at
+//! once (a cold shutdown).
 
 mod batcher;
 mod builder;
@@ -27,7 +28,7 @@ use builder::WorkerConfig;
 pub use builder::{IntoClient, WorkerBuilder};
 use registry::Registry;
 use session::{SessionEnd, run_session};
-pub use shutdown::shutdown_signal;
+pub use shutdown::{ShutdownSignals, shutdown_signal};
 
 use crate::client::Client;
 use crate::error::Result;
@@ -107,16 +108,34 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// Runs until SIGTERM or SIGINT (unless signal handling was turned off,
-    /// then forever), then shuts down gracefully.
+    /// then forever), then shuts down gracefully. A second SIGTERM or
+    /// SIGINT during the grace period cancels the running tasks and hands
+    /// them back at once (see [`Worker::run_until_with_cold`]).
     ///
     /// # Errors
     /// Currently never fails: broker errors are logged and retried.
     pub async fn run(self) -> Result<()> {
-        if self.config.handle_signals {
-            self.run_until(shutdown_signal()).await
-        } else {
-            self.run_until(std::future::pending()).await
+        if !self.config.handle_signals {
+            return self.run_until(std::future::pending()).await;
         }
+        let (warm, cold) = (CancellationToken::new(), CancellationToken::new());
+        let listener = {
+            let (warm, cold) = (warm.clone(), cold.clone());
+            let mut signals = ShutdownSignals::new();
+            tokio::spawn(async move {
+                signals.recv().await;
+                tracing::info!("shutting down: a second signal hands running tasks back at once");
+                warm.cancel();
+                signals.recv().await;
+                tracing::warn!("second signal: canceling running tasks and handing them back");
+                cold.cancel();
+            })
+        };
+        let r = self
+            .run_until_with_cold(warm.cancelled_owned(), cold.cancelled_owned())
+            .await;
+        listener.abort();
+        r
     }
 
     /// Runs the worker in a background tokio task; the handle shuts it down.
@@ -131,8 +150,43 @@ impl<S: Send + Sync + 'static> Worker<S> {
     /// # Errors
     /// Currently never fails: broker errors are logged and retried.
     pub async fn run_until<F: Future<Output = ()>>(self, shutdown: F) -> Result<()> {
+        self.run_until_with_cold(shutdown, std::future::pending())
+            .await
+    }
+
+    /// Runs until `shutdown` completes, then shuts down gracefully (a warm
+    /// shutdown); if `cold` completes before the running tasks have
+    /// finished, they are canceled and handed back at once, as when the
+    /// grace period ends (a cold shutdown, as Celery's second Ctrl-C).
+    ///
+    /// # Errors
+    /// Currently never fails: broker errors are logged and retried.
+    pub async fn run_until_with_cold<F, C>(self, shutdown: F, cold: C) -> Result<()>
+    where
+        F: Future<Output = ()>,
+        C: Future<Output = ()> + Send + 'static,
+    {
         let stop = CancellationToken::new();
-        let sessions = self.sessions(stop.clone());
+        let hurry = CancellationToken::new();
+        let cold_watch = {
+            let hurry = hurry.clone();
+            tokio::spawn(async move {
+                cold.await;
+                hurry.cancel();
+            })
+        };
+        let r = self.run_sessions_until(shutdown, stop, hurry).await;
+        cold_watch.abort();
+        r
+    }
+
+    async fn run_sessions_until<F: Future<Output = ()>>(
+        self,
+        shutdown: F,
+        stop: CancellationToken,
+        hurry: CancellationToken,
+    ) -> Result<()> {
+        let sessions = self.sessions(stop.clone(), hurry);
         tokio::pin!(sessions, shutdown);
         tokio::select! {
             r = &mut sessions => r,
@@ -143,7 +197,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         }
     }
 
-    async fn sessions(&self, stop: CancellationToken) -> Result<()> {
+    async fn sessions(&self, stop: CancellationToken, hurry: CancellationToken) -> Result<()> {
         loop {
             let end = run_session(
                 self.client.clone(),
@@ -151,6 +205,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 Arc::clone(&self.registry),
                 self.config.clone(),
                 &stop,
+                &hurry,
             )
             .await;
             match end {

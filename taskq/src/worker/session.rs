@@ -129,6 +129,7 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
     registry: Arc<Registry<S>>,
     config: WorkerConfig,
     stop: &CancellationToken,
+    hurry: &CancellationToken,
 ) -> SessionEnd {
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
     let (starts_tx, starts_rx) = mpsc::unbounded_channel();
@@ -184,10 +185,15 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
     } else {
         let grace = shared.config.shutdown_grace;
         tracing::info!(worker.id = %shared.id, running = shared.running().len(), ?grace, "stopped fetching; waiting for running tasks");
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        let finished = tokio::select! {
+            r = tokio::time::timeout(grace, tracker.wait()) => r.is_ok(),
+            () = hurry.cancelled() => false,
+        };
+        if !finished {
             tracing::warn!(
                 running = shared.running().len(),
-                "grace period over: canceling and handing back the rest"
+                cold = hurry.is_cancelled(),
+                "grace period over or cold shutdown: canceling and handing back the rest"
             );
             shared.cancel_all(CancelReason::Shutdown);
             tracker.wait().await;
