@@ -60,6 +60,25 @@ pub async fn puppet_publish(
     crate::plugins::puppet::publish::run(&ctx, repository, version).await
 }
 
+/// The catalog key of the content of version `version` of `repository`,
+/// to publish it.
+///
+/// # Errors
+/// A task failure saying the version does not exist.
+pub(crate) async fn version_to_publish(
+    s: &Services,
+    repository: Uuid,
+    version: u64,
+) -> Result<String, TaskError> {
+    s.catalog
+        .version_content_key(crate::catalog::VersionRef {
+            repository,
+            number: version,
+        })
+        .await
+        .map_err(|_| TaskError::fail(format!("version {version} does not exist")))
+}
+
 /// The directory of a publication.
 pub fn publication_dir(services: &Services, id: &Uuid) -> PathBuf {
     services

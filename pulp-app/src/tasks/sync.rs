@@ -7,6 +7,45 @@ use uuid::Uuid;
 
 use crate::services::Services;
 
+/// With `optimize`, whether the repository's last sync had exactly these
+/// `details` (the remote's settings and a digest of its metadata, as each
+/// plugin records them in `last_sync`); if so, records Pulp's
+/// `sync.was_skipped` report, and the caller ends the sync.
+///
+/// # Errors
+/// A task failure if the catalog cannot be read.
+pub(crate) async fn skip_unchanged(
+    s: &Services,
+    repository: &Uuid,
+    details: &serde_json::Value,
+    options: &SyncOptions,
+    progress: &mut super::Progress,
+) -> Result<bool, TaskError> {
+    if !options.optimize {
+        return Ok(false);
+    }
+    let last = s
+        .catalog
+        .repo_state_field(repository, "last_sync")
+        .await
+        .map_err(super::fail)?;
+    let unchanged = last
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .as_ref()
+        == Some(details);
+    if unchanged {
+        progress
+            .record(
+                "sync.was_skipped",
+                "Skipping Sync (no change from previous sync)",
+                0,
+                "skipped",
+            )
+            .await;
+    }
+    Ok(unchanged)
+}
+
 /// Options of a sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncOptions {

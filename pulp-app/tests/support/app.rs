@@ -50,7 +50,11 @@ impl App {
         let mut settings = Settings::for_tests(dir.path(), &redis.url());
         settings.content_origin = content.clone();
         settings.admin_password = Some(PASSWORD.to_owned());
-        settings.worker_lease = Duration::from_secs(3);
+        // Long enough that a loaded machine (CI builds beside the tests)
+        // never starves a live worker's heartbeat past its lease, which
+        // would fail its task as "worker lost"; tests of dead workers set
+        // a short lease themselves.
+        settings.worker_lease = Duration::from_secs(15);
         tweak(&mut settings);
         let services = Services::start(settings).await.expect("services");
         let stop = CancellationToken::new();

@@ -370,28 +370,38 @@ async fn update(
     }
     let mut new = old.clone();
     apply(&mut new, body)?;
-    if new.remote.name != old.remote.name {
-        state.catalog.check_name_free(&new).await?;
+    let prn = remote_prn(&old.remote);
+    dispatch_change(&state, &user, settings::Object::Remote, &old, &new, prn).await
+}
+
+/// Sends the task that changes `old` into `new` (an object of the
+/// collection `object`, reserved as `prn`), after checking that a new name
+/// is free; answers 202 with the task.
+pub(crate) async fn dispatch_change<T: crate::catalog::Entity + serde::Serialize>(
+    state: &AppState,
+    user: &User,
+    object: settings::Object,
+    old: &T,
+    new: &T,
+    prn: String,
+) -> ApiResult<super::Json> {
+    if new.unique_name() != old.unique_name() {
+        state.catalog.check_name_free(new).await?;
     }
-    let patch = settings::diff(&to_doc(&old)?, &to_doc(&new)?);
+    let doc = |e: &T| serde_json::to_value(e).map_err(|e| ApiError::internal(&e));
+    let patch = settings::diff(&doc(old)?, &doc(new)?);
     let task = dispatch(
-        &state,
+        state,
         &user.0,
         Dispatch {
             name: "pulpcore.app.tasks.base.general_update",
-            call: settings::update_object::call(settings::Object::Remote, old.remote.id, patch)
-                .into_raw()?,
-            exclusive: vec![remote_prn(&old.remote)],
+            call: settings::update_object::call(object, old.id(), patch).into_raw()?,
+            exclusive: vec![prn],
             shared: vec![],
         },
     )
     .await?;
     Ok(accepted(&task))
-}
-
-/// The stored JSON document of an entity, for [`settings::diff`].
-pub(crate) fn to_doc<T: serde::Serialize>(entity: &T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(entity).map_err(|e| ApiError::internal(&e))
 }
 
 /// The PRN of a remote, the name syncs reserve it by (shared).

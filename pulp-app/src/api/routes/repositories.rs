@@ -9,8 +9,8 @@ use chrono::Utc;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::remotes::dispatch_change;
 use super::remotes::name_filter;
-use super::remotes::to_doc;
 use super::versions::{content_filter, number_filter};
 use super::{check_name, created, fields, infix, ok};
 use crate::api::AppState;
@@ -347,23 +347,8 @@ async fn update(
     let old = load(&state, &id, plugin).await?;
     let mut new = old.clone();
     apply(&state, &mut new, body).await?;
-    if new.name != old.name {
-        state.catalog.check_name_free(&new).await?;
-    }
-    let patch = settings::diff(&to_doc(&old)?, &to_doc(&new)?);
-    let task = dispatch(
-        &state,
-        &user.0,
-        Dispatch {
-            name: "pulpcore.app.tasks.base.general_update",
-            call: settings::update_object::call(settings::Object::Repository, old.id, patch)
-                .into_raw()?,
-            exclusive: vec![repo_prn(&old)],
-            shared: vec![],
-        },
-    )
-    .await?;
-    Ok(accepted(&task))
+    let prn = repo_prn(&old);
+    dispatch_change(&state, &user, settings::Object::Repository, &old, &new, prn).await
 }
 
 /// The PRN of a repository, used as its reservation resource.

@@ -8,11 +8,10 @@ use uuid::Uuid;
 use super::content;
 use super::manifest::{self, ManifestEntry};
 use crate::api::render;
-use crate::catalog::VersionRef;
 use crate::catalog::model::{ContentType, Publication, Repository};
 use crate::checksum::Sha256Digest;
 use crate::services::Services;
-use crate::tasks::publish::{Staging, io_fail, on_demand_index, place};
+use crate::tasks::publish::{Staging, io_fail, on_demand_index, place, version_to_publish};
 use crate::tasks::{Ctx, created, fail};
 
 /// Runs the publish task.
@@ -46,14 +45,7 @@ pub async fn publish(
     version: u64,
     manifest_name: &str,
 ) -> Result<Publication, TaskError> {
-    let key = s
-        .catalog
-        .version_content_key(VersionRef {
-            repository: repo.id,
-            number: version,
-        })
-        .await
-        .map_err(|_| TaskError::fail(format!("version {version} does not exist")))?;
+    let key = version_to_publish(s, repo.id, version).await?;
     let refs = s
         .catalog
         .refs_in(&key, ContentType::File)

@@ -28,7 +28,7 @@ use crate::plugins::rpm::report;
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
-use crate::tasks::sync::SyncOptions;
+use crate::tasks::sync::{SyncOptions, skip_unchanged};
 use crate::tasks::{Ctx, Progress, created, fail};
 
 /// Largest manifest accepted.
@@ -81,27 +81,8 @@ pub async fn run(
         "manifest_checksum": Sha256Digest::of(&bytes).to_hex(),
         "most_recent_version": latest,
     });
-    if options.optimize {
-        let last = s
-            .catalog
-            .repo_state_field(&repo.id, "last_sync")
-            .await
-            .map_err(fail)?;
-        if last
-            .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-            .as_ref()
-            == Some(&details)
-        {
-            progress
-                .record(
-                    "sync.was_skipped",
-                    "Skipping Sync (no change from previous sync)",
-                    0,
-                    "skipped",
-                )
-                .await;
-            return created(ctx, Vec::new(), None).await;
-        }
+    if skip_unchanged(s, &repo.id, &details, options, &mut progress).await? {
+        return created(ctx, Vec::new(), None).await;
     }
 
     let text = std::str::from_utf8(&bytes)

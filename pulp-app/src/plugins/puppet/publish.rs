@@ -16,11 +16,10 @@ use super::content::{self, Module};
 use super::documents;
 use super::metadata::Version;
 use crate::api::render;
-use crate::catalog::VersionRef;
 use crate::catalog::model::{ContentType, Publication, Repository};
 use crate::checksum::Sha256Digest;
 use crate::services::Services;
-use crate::tasks::publish::{Staging, io_fail, place};
+use crate::tasks::publish::{Staging, io_fail, place, version_to_publish};
 use crate::tasks::{Ctx, created, fail};
 
 /// Runs the publish task.
@@ -76,14 +75,7 @@ pub async fn publish(
     repo: &Repository,
     version: u64,
 ) -> Result<Publication, TaskError> {
-    let key = s
-        .catalog
-        .version_content_key(VersionRef {
-            repository: repo.id,
-            number: version,
-        })
-        .await
-        .map_err(|_| TaskError::fail(format!("version {version} does not exist")))?;
+    let key = version_to_publish(s, repo.id, version).await?;
     let refs = s
         .catalog
         .refs_in(&key, ContentType::PuppetModule)

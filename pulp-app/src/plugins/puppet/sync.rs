@@ -44,7 +44,7 @@ use crate::plugins::rpm::report;
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
-use crate::tasks::sync::SyncOptions;
+use crate::tasks::sync::{SyncOptions, skip_unchanged};
 use crate::tasks::{Ctx, Progress, created, fail};
 
 /// Most listing pages read in one sync.
@@ -91,27 +91,8 @@ pub async fn run(
         "listing_checksum": listing_digest(&releases),
         "most_recent_version": latest,
     });
-    if options.optimize {
-        let last = s
-            .catalog
-            .repo_state_field(&repo.id, "last_sync")
-            .await
-            .map_err(fail)?;
-        if last
-            .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-            .as_ref()
-            == Some(&details)
-        {
-            progress
-                .record(
-                    "sync.was_skipped",
-                    "Skipping Sync (no change from previous sync)",
-                    0,
-                    "skipped",
-                )
-                .await;
-            return created(ctx, Vec::new(), None).await;
-        }
+    if skip_unchanged(s, &repo.id, &details, options, &mut progress).await? {
+        return created(ctx, Vec::new(), None).await;
     }
     progress
         .record(

@@ -30,13 +30,14 @@ use super::model::Package;
 use super::report;
 use super::rpmfile::is_primary;
 use crate::api::render;
-use crate::catalog::VersionRef;
 use crate::catalog::model::{
     ContentRecord, ContentType, Plugin, Publication, Repository, RpmPublishSettings,
 };
 use crate::checksum::{ChecksumKind, Sha256Digest};
 use crate::services::Services;
-use crate::tasks::publish::{RpmPublishOptions, Staging, io_fail, on_demand_index};
+use crate::tasks::publish::{
+    RpmPublishOptions, Staging, io_fail, on_demand_index, version_to_publish,
+};
 use crate::tasks::{Ctx, created};
 
 /// Records read from the catalog per request.
@@ -218,14 +219,7 @@ pub async fn publish(
         "nested_alphabetically" => false,
         other => return Err(TaskError::fail(format!("unknown layout {other:?}"))),
     };
-    let key = s
-        .catalog
-        .version_content_key(VersionRef {
-            repository: repo.id,
-            number: version,
-        })
-        .await
-        .map_err(|_| TaskError::fail(format!("version {version} does not exist")))?;
+    let key = version_to_publish(s, repo.id, version).await?;
     let started = std::time::Instant::now();
     let packages = s
         .catalog

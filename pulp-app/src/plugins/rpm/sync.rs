@@ -55,7 +55,7 @@ use crate::download::{Downloader, join_dir_url};
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
-use crate::tasks::sync::SyncOptions;
+use crate::tasks::sync::{SyncOptions, skip_unchanged};
 use crate::tasks::{Ctx, Progress, created};
 
 /// Largest repomd.xml accepted.
@@ -161,16 +161,8 @@ async fn prepare(
         "skip_types": options.skip_types,
         "most_recent_version": latest,
     });
-    if options.optimize && unchanged(s, repo, &details).await? {
+    if skip_unchanged(s, &repo.id, &details, options, progress).await? {
         progress.finish(p, "skipped").await;
-        progress
-            .record(
-                "sync.was_skipped",
-                "Skipping Sync (no change from previous sync)",
-                0,
-                "skipped",
-            )
-            .await;
         return Ok(None);
     }
 
@@ -195,24 +187,6 @@ async fn prepare(
         blobs,
         on_demand,
     }))
-}
-
-/// Whether the last sync saw the same repomd.xml with the same settings
-/// and nothing changed the repository since.
-async fn unchanged(
-    s: &Services,
-    repo: &Repository,
-    details: &serde_json::Value,
-) -> Result<bool, TaskError> {
-    let last = s
-        .catalog
-        .repo_state_field(&repo.id, "last_sync")
-        .await
-        .map_err(fail)?;
-    Ok(last
-        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-        .as_ref()
-        == Some(details))
 }
 
 /// One downloaded metadata file.
