@@ -219,11 +219,17 @@ async fn two_syncs_of_one_repository_never_overlap() {
     );
     let mut saw_waiting = false;
     loop {
+        // Two reads are not one snapshot: `a` may finish (and hand over to
+        // `b`) between them. Running before and after `b` was read, `a`
+        // was running throughout, so `b` running then is an overlap.
         let (_, ta) = app.get(&a).await;
         let (_, tb) = app.get(&b).await;
+        let (_, ta_after) = app.get(&a).await;
         assert!(
-            !(ta["state"] == "running" && tb["state"] == "running"),
-            "both syncs ran at once"
+            !(ta["state"] == "running"
+                && tb["state"] == "running"
+                && ta_after["state"] == "running"),
+            "both syncs ran at once: {ta_after} {tb}"
         );
         if ta["state"] == "running" && tb["state"] == "waiting" {
             saw_waiting = true;

@@ -82,6 +82,42 @@ impl Progress {
         self.flush(true).await;
     }
 
+    /// Collects what `steps` yields (downloads, say), counting each done one
+    /// in report `i`, until the stream ends (report `completed`), a step
+    /// fails (report `failed`, the error returned) or the task is canceled.
+    ///
+    /// # Errors
+    /// The first step's error; [`TaskError::Canceled`] on a cancel.
+    pub async fn collect<T>(
+        &mut self,
+        i: usize,
+        steps: impl futures::Stream<Item = Result<T, taskq::TaskError>>,
+    ) -> Result<Vec<T>, taskq::TaskError> {
+        use futures::StreamExt as _;
+        let mut steps = std::pin::pin!(steps);
+        let ctx = self.ctx.clone();
+        let mut done = Vec::new();
+        loop {
+            let next = tokio::select! {
+                n = steps.next() => n,
+                () = ctx.cancelled() => return Err(taskq::TaskError::Canceled),
+            };
+            match next {
+                Some(Ok(t)) => {
+                    done.push(t);
+                    self.set(i, done.len() as u64).await;
+                }
+                Some(Err(e)) => {
+                    self.finish(i, "failed").await;
+                    return Err(e);
+                }
+                None => break,
+            }
+        }
+        self.finish(i, "completed").await;
+        Ok(done)
+    }
+
     /// Adds a finished report in one go.
     pub async fn record(&mut self, code: &str, message: &str, done: u64, state: &str) {
         self.reports.push(ProgressReport {

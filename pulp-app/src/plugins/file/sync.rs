@@ -223,30 +223,11 @@ async fn download(
     let services = crate::tasks::services(ctx);
     let url = remote.url.clone();
     let downloader = downloader.clone();
-    let mut downloads = futures::stream::iter(
+    let downloads = futures::stream::iter(
         wanted
             .into_iter()
             .map(move |e| fetch(Arc::clone(&services), downloader.clone(), url.clone(), e)),
     )
     .buffer_unordered(concurrency);
-    let mut temps = Vec::new();
-    loop {
-        let next = tokio::select! {
-            n = downloads.next() => n,
-            () = ctx.cancelled() => return Err(TaskError::Canceled),
-        };
-        match next {
-            Some(Ok(t)) => {
-                temps.push(t);
-                progress.set(p, temps.len() as u64).await;
-            }
-            Some(Err(e)) => {
-                progress.finish(p, "failed").await;
-                return Err(e);
-            }
-            None => break,
-        }
-    }
-    progress.finish(p, "completed").await;
-    Ok(temps)
+    progress.collect(p, downloads).await
 }

@@ -324,31 +324,13 @@ async fn fetch_all(
         .max(1);
     let services = crate::tasks::services(ctx);
     let downloader = downloader.clone();
-    let mut downloads = futures::stream::iter(
+    let downloads = futures::stream::iter(
         wanted
             .into_iter()
             .map(move |r| fetch(Arc::clone(&services), downloader.clone(), r)),
     )
     .buffer_unordered(concurrency);
-    let mut fetched = Vec::new();
-    loop {
-        let next = tokio::select! {
-            n = downloads.next() => n,
-            () = ctx.cancelled() => return Err(TaskError::Canceled),
-        };
-        match next {
-            Some(Ok(f)) => {
-                fetched.push(f);
-                progress.set(p, fetched.len() as u64).await;
-            }
-            Some(Err(e)) => {
-                progress.finish(p, "failed").await;
-                return Err(e);
-            }
-            None => break,
-        }
-    }
-    progress.finish(p, "completed").await;
+    let fetched = progress.collect(p, downloads).await?;
     Ok((known, fetched))
 }
 

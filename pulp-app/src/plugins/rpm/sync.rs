@@ -792,22 +792,7 @@ async fn download(
             }
         })
         .buffer_unordered(concurrency);
-    let mut downloads = Box::pin(downloads);
-    let mut temps = Vec::new();
-    while let Some(done) = downloads.next().await {
-        match done {
-            Ok(t) => {
-                temps.push(t);
-                progress.set(p, temps.len() as u64).await;
-            }
-            Err(e) => {
-                progress.finish(p, "failed").await;
-                return Err(e);
-            }
-        }
-    }
-    progress.finish(p, "completed").await;
-    Ok(temps)
+    progress.collect(p, downloads).await
 }
 
 /// Rewrites records that now have their artifact, and indexes their new
