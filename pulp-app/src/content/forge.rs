@@ -90,7 +90,12 @@ struct Query {
     exclude: Vec<String>,
 }
 
-fn parse_query(query: &str) -> Result<Query, String> {
+/// Why a listing's query was refused (the Forge's 400 says it).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadQuery(String);
+
+fn parse_query(query: &str) -> Result<Query, BadQuery> {
     let mut q = Query {
         module: None,
         limit: DEFAULT_LIMIT,
@@ -99,17 +104,19 @@ fn parse_query(query: &str) -> Result<Query, String> {
     };
     let number = |k: &str, v: &str| {
         v.parse::<u64>()
-            .map_err(|_| format!("'{k}' must be a non-negative integer"))
+            .map_err(|_| BadQuery(format!("'{k}' must be a non-negative integer")))
     };
     for (k, v) in crate::api::params::form_decode(query) {
         match k.as_str() {
             "module" => {
-                q.module = Some(ModuleSlug::parse(&v).map_err(|e| e.to_string())?);
+                q.module = Some(ModuleSlug::parse(&v).map_err(|e| BadQuery(e.to_string()))?);
             }
             "limit" => {
                 let n = number(&k, &v)?;
                 if n == 0 || n > MAX_LIMIT {
-                    return Err(format!("'limit' must be between 1 and {MAX_LIMIT}"));
+                    return Err(BadQuery(format!(
+                        "'limit' must be between 1 and {MAX_LIMIT}"
+                    )));
                 }
                 q.limit = n;
             }
@@ -128,7 +135,7 @@ fn parse_query(query: &str) -> Result<Query, String> {
 async fn releases(dir: &Path, query: &str) -> Response {
     let q = match parse_query(query) {
         Ok(q) => q,
-        Err(e) => return bad_request(&e),
+        Err(e) => return bad_request(&e.to_string()),
     };
     let module = q.module.as_ref().map(ToString::to_string);
     let summaries = match &module {
