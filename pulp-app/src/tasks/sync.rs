@@ -7,6 +7,29 @@ use uuid::Uuid;
 
 use crate::services::Services;
 
+/// The repository and the remote (as the plugin's remote type `R`) that a
+/// sync task names.
+///
+/// # Errors
+/// A task failure if either is gone or the catalog cannot be read.
+pub(crate) async fn load_targets<R>(
+    s: &Services,
+    repository: &Uuid,
+    remote: &Uuid,
+) -> Result<(crate::catalog::model::Repository, R), TaskError>
+where
+    R: crate::catalog::Entity + serde::de::DeserializeOwned,
+{
+    let repo = s.catalog.require(repository).await.map_err(super::fail)?;
+    let remote = s
+        .catalog
+        .get(remote)
+        .await
+        .map_err(super::fail)?
+        .ok_or_else(|| TaskError::fail("the remote was deleted"))?;
+    Ok((repo, remote))
+}
+
 /// With `optimize`, whether the repository's last sync had exactly these
 /// `details` (the remote's settings and a digest of its metadata, as each
 /// plugin records them in `last_sync`); if so, records Pulp's

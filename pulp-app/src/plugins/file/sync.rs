@@ -28,7 +28,7 @@ use crate::plugins::rpm::report;
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
-use crate::tasks::sync::{SyncOptions, skip_unchanged};
+use crate::tasks::sync::{SyncOptions, load_targets, skip_unchanged};
 use crate::tasks::{Ctx, Progress, created, fail};
 
 /// Largest manifest accepted.
@@ -46,13 +46,7 @@ pub async fn run(
     options: &SyncOptions,
 ) -> Result<(), TaskError> {
     let s = ctx.state();
-    let repo: Repository = s.catalog.require(&repository).await.map_err(fail)?;
-    let remote: Remote = s
-        .catalog
-        .get(&remote)
-        .await
-        .map_err(fail)?
-        .ok_or_else(|| TaskError::fail("the remote was deleted"))?;
+    let (repo, remote): (Repository, Remote) = load_targets(s, &repository, &remote).await?;
     let latest = s.catalog.latest_version(&repo.id).await.map_err(fail)?;
     let downloader = crate::plugins::remote_downloader(&s.downloader, &remote)?;
     let mut progress = Progress::new(ctx);

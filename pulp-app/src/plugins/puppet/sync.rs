@@ -44,7 +44,7 @@ use crate::plugins::rpm::report;
 use crate::services::Services;
 use crate::storage::{Expected, TempArtifact};
 use crate::tasks::repository::commit;
-use crate::tasks::sync::{SyncOptions, skip_unchanged};
+use crate::tasks::sync::{SyncOptions, load_targets, skip_unchanged};
 use crate::tasks::{Ctx, Progress, created, fail};
 
 /// Most listing pages read in one sync.
@@ -62,13 +62,7 @@ pub async fn run(
     options: &SyncOptions,
 ) -> Result<(), TaskError> {
     let s = ctx.state();
-    let repo: Repository = s.catalog.require(&repository).await.map_err(fail)?;
-    let remote: PuppetRemote = s
-        .catalog
-        .get(&remote)
-        .await
-        .map_err(fail)?
-        .ok_or_else(|| TaskError::fail("the remote was deleted"))?;
+    let (repo, remote): (Repository, PuppetRemote) = load_targets(s, &repository, &remote).await?;
     if remote.remote.policy != Policy::Immediate {
         return Err(TaskError::fail(
             "puppet remotes sync with the immediate policy only",
