@@ -165,7 +165,10 @@ pub async fn publish_and_distribute(app: &App, what: Value, base_path: &str) -> 
     let (_, d) = app
         .get(task["created_resources"][0].as_str().unwrap())
         .await;
-    d["base_url"].as_str().unwrap().to_owned()
+    d["base_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the distribution {d} of task {task} has no base_url"))
+        .to_owned()
 }
 
 /// Every content unit of `kind` (`rpm/packages`, ...) in a version.
