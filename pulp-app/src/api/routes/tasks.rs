@@ -87,17 +87,22 @@ crate::api_model! {
     }
 }
 
-/// Loads and renders one task.
+/// Loads and renders one task. The taskq record is read first: a task
+/// writes what it created into its bookkeeping before its success is
+/// recorded, so a record read first that says succeeded is never paired
+/// with bookkeeping from before the task finished (read the other way
+/// round, a task finishing between the two reads showed as completed with
+/// no created resources).
 async fn task_json(state: &AppState, id: &str) -> ApiResult<Value> {
+    let rec = match TaskId::new(id) {
+        Ok(tid) => state.client.record(&tid).await?,
+        Err(_) => None,
+    };
     let meta = state
         .catalog
         .task(id)
         .await?
         .ok_or_else(|| ApiError::not_found("Task"))?;
-    let rec = match TaskId::new(id) {
-        Ok(tid) => state.client.record(&tid).await?,
-        Err(_) => None,
-    };
     Ok(render(id, &meta, rec.as_ref()))
 }
 
