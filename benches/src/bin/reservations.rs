@@ -14,8 +14,10 @@
 //!
 //! Run with: `cargo run --release -p benches --bin reservations [-- --runs 3 --tasks 50000]`
 //!
-//! Prints each run, then medians and the ratio to the plain rate; the last
-//! line is one JSON object.
+//! Prints each run (rate, and Redis CPU time per task from `INFO cpu`), then
+//! medians and the ratio to the plain rate; the last line is one JSON
+//! object. With `BENCH_REDIS_STATS=1`, also prints to stderr the calls and
+//! time per task of every Redis command (`INFO commandstats`).
 
 use std::process::{Child, Command, Stdio};
 
@@ -115,7 +117,7 @@ impl Mode {
     }
 }
 
-async fn measure(a: &Args, mode: Mode) -> f64 {
+async fn measure(a: &Args, mode: Mode) -> Measured {
     let server = RedisServer::start().expect("start redis-server");
     let url = server.url();
     let b = broker(&url).await;
@@ -132,10 +134,75 @@ async fn measure(a: &Args, mode: Mode) -> f64 {
             .unwrap();
         sent += n;
     }
+    let stats = std::env::var_os("BENCH_REDIS_STATS").is_some();
+    if stats {
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut sync_conn(&url))
+            .unwrap();
+    }
+    let before = redis_cpu_s(&url);
     let worker = spawn_worker(&url, a.concurrency);
     let rate = drain_rate(&b).await;
     stop(worker);
-    rate
+    let cpu_us = (redis_cpu_s(&url) - before) * 1e6 / a.tasks as f64;
+    if stats {
+        print_command_stats(&url, mode, a.tasks);
+    }
+    Measured { rate, cpu_us }
+}
+
+/// What one mode measured.
+struct Measured {
+    /// Tasks finished per second.
+    rate: f64,
+    /// Redis CPU time (user + system) per task, in µs.
+    cpu_us: f64,
+}
+
+fn sync_conn(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+/// Seconds of CPU the Redis server has used so far.
+fn redis_cpu_s(url: &str) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query(&mut sync_conn(url))
+        .unwrap();
+    info.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            matches!(k, "used_cpu_user" | "used_cpu_sys").then(|| v.trim().parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// Prints, per task, the calls and µs of every Redis command since the
+/// worker started (commands run inside scripts included), to stderr.
+fn print_command_stats(url: &str, mode: Mode, tasks: u64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut sync_conn(url))
+        .unwrap();
+    eprintln!("# {} (per task):", mode.label());
+    for line in info.lines().filter_map(|l| l.strip_prefix("cmdstat_")) {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let field = |k: &str| {
+            rest.split(',')
+                .find_map(|f| f.strip_prefix(k)?.strip_prefix('='))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let n = tasks as f64;
+        eprintln!(
+            "#   {name:<16} {:>6.2} calls {:>7.2} µs",
+            field("calls") / n,
+            field("usec") / n
+        );
+    }
 }
 
 fn main() {
@@ -156,16 +223,28 @@ fn main() {
         .unwrap();
     let modes = [Mode::Plain, Mode::OneOf(1000), Mode::OneOf(10)];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for run in 0..a.runs {
         let mut line = format!("run {}:", run + 1);
         for (i, mode) in modes.iter().enumerate() {
             let r = rt.block_on(measure(&a, *mode));
-            line.push_str(&format!(" {} {:.0}/s", mode.label(), r));
-            rates[i].push(r);
+            line.push_str(&format!(
+                " {} {:.0}/s ({:.1} µs Redis CPU/task)",
+                mode.label(),
+                r.rate,
+                r.cpu_us
+            ));
+            rates[i].push(r.rate);
+            cpus[i].push(r.cpu_us);
         }
         println!("{line}");
     }
     let m: Vec<f64> = rates.iter().map(|r| median(r)).collect();
+    let c: Vec<f64> = cpus.iter().map(|r| median(r)).collect();
+    println!(
+        "median Redis CPU per task: plain {:.1} µs, one of 1000 {:.1} µs, one of 10 {:.1} µs",
+        c[0], c[1], c[2]
+    );
     println!(
         "median: plain {:.0}/s, one of 1000 exclusive {:.0}/s ({:.2}x slower), one of 10 exclusive {:.0}/s ({:.2}x slower)",
         m[0],

@@ -535,28 +535,11 @@ impl Broker for MemoryBroker {
 
     async fn mark_started(&self, worker: &WorkerId, started: &[Started]) -> Result<Vec<TaskId>> {
         let mut st = self.lock();
-        let mut cancel = Vec::new();
-        for s in started {
-            let id = s.id.as_str();
-            let Some(stored) = st.record_mut(id) else {
-                continue;
-            };
-            let rec = &mut stored.record;
-            if matches!(
-                rec.state,
-                TaskState::Pending | TaskState::Retrying | TaskState::Waiting
-            ) {
-                rec.state = TaskState::Started;
-                rec.started_ms = Some(s.started_ms);
-                rec.attempt = s.attempt;
-                rec.worker = Some(worker.clone());
-            }
-            if rec.state == TaskState::Canceled || rec.cancel_requested {
-                cancel.push(s.id.clone());
-                st.canceled.remove(id);
-            }
-        }
-        Ok(cancel)
+        Ok(started
+            .iter()
+            .filter(|s| mark_started(&mut st, worker, s))
+            .map(|s| s.id.clone())
+            .collect())
     }
 
     async fn finish(
@@ -564,6 +547,7 @@ impl Broker for MemoryBroker {
         worker: &WorkerId,
         _queues: &[String],
         _room: usize,
+        _run: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
         let mut report = FinishReport::default();
@@ -633,6 +617,11 @@ impl Broker for MemoryBroker {
                         st.delayed
                             .insert((*due_ms, seq), (o.queue.clone(), o.priority, frame.clone()));
                     }
+                }
+                if let Some(next) = &o.next_start
+                    && mark_started(&mut st, worker, next)
+                {
+                    report.cancel.push(next.id.clone());
                 }
             }
         }
@@ -973,6 +962,30 @@ impl Broker for MemoryBroker {
             None => GroupState::default(),
         })
     }
+}
+
+/// Records that `s` started on `worker` (if it had not ended); returns
+/// whether its cancellation was requested (the worker stops it).
+fn mark_started(st: &mut State, worker: &WorkerId, s: &Started) -> bool {
+    let id = s.id.as_str();
+    let Some(stored) = st.record_mut(id) else {
+        return false;
+    };
+    let rec = &mut stored.record;
+    if matches!(
+        rec.state,
+        TaskState::Pending | TaskState::Retrying | TaskState::Waiting
+    ) {
+        rec.state = TaskState::Started;
+        rec.started_ms = Some(s.started_ms);
+        rec.attempt = s.attempt;
+        rec.worker = Some(worker.clone());
+    }
+    let cancel = rec.state == TaskState::Canceled || rec.cancel_requested;
+    if cancel {
+        st.canceled.remove(id);
+    }
+    cancel
 }
 
 /// Puts an in-flight frame back at the front of its queue.

@@ -225,6 +225,11 @@ pub struct Outcome {
     pub resources: Vec<Resource>,
     /// How it ended.
     pub kind: OutcomeKind,
+    /// The next task of a run handed over with this one
+    /// ([`FinishReport::deliveries`]), started as soon as this one ended:
+    /// its start is recorded in the same atomic step as this outcome, so
+    /// that no reader sees both tasks running at once.
+    pub next_start: Option<Started>,
 }
 
 /// What [`Broker::finish`] found.
@@ -235,8 +240,16 @@ pub struct FinishReport {
     /// worker). The new owner's outcome counts.
     pub fenced: Vec<TaskId>,
     /// Waiters the releases made ready that were handed to the worker (see
-    /// [`Broker::finish`]); it owns them as if it had fetched them.
-    pub deliveries: Vec<Delivery>,
+    /// [`Broker::finish`]); it owns them as if it had fetched them. Each
+    /// comes as a run: the waiter, then tasks queued right behind it on its
+    /// resource that may run after it, one after the other, in the same
+    /// slot (the worker records each one's start with the outcome of the
+    /// one before, see [`Outcome::next_start`], and hands back the rest of
+    /// a run it does not finish: they wait again).
+    pub deliveries: Vec<Vec<Delivery>>,
+    /// Tasks whose start came with an outcome ([`Outcome::next_start`])
+    /// and whose cancellation was requested: the worker stops them.
+    pub cancel: Vec<TaskId>,
 }
 
 /// A worker's entry in the registry.
@@ -406,12 +419,15 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// that belong to one of those queues may be handed to the worker in
     /// the same step, up to `room` of them ([`FinishReport::deliveries`],
     /// owned by the worker as if fetched), or queued at the front of their
-    /// queue. Their records say `waiting` until a worker starts them.
+    /// queue. Their records say `waiting` until a worker starts them. A
+    /// handed waiter may bring up to `run - 1` tasks queued behind it on
+    /// its resource (`run` ≤ 1: none).
     async fn finish(
         &self,
         worker: &WorkerId,
         queues: &[String],
         room: usize,
+        run: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport>;
 

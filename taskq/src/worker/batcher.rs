@@ -36,9 +36,10 @@ pub(crate) enum Ack {
 ///
 /// Until `stop` fires, each batch offers the broker the free slots: waiters
 /// that the batch's releases unblock come back as deliveries and start at
-/// once on `tracker`, without a fetch (a chain of tasks on one resource
-/// costs one round trip per task). Deliveries that arrive after `stop` are
-/// handed back.
+/// once on `tracker`, without a fetch, each with the tasks queued right
+/// behind it on its resource (a run, see [`run_delivery`]): a backlog of
+/// tasks on one resource costs a round trip per run, not per task.
+/// Deliveries that arrive after `stop` are handed back.
 pub(crate) async fn ack_loop<S: Send + Sync + 'static>(
     shared: Arc<SessionShared<S>>,
     mut rx: mpsc::UnboundedReceiver<Ack>,
@@ -109,7 +110,13 @@ async fn send_batch<S: Send + Sync + 'static>(
         loop {
             match shared
                 .broker
-                .finish(&shared.id, shared.queues(), room, &outcomes)
+                .finish(
+                    &shared.id,
+                    shared.queues(),
+                    room,
+                    shared.resource_run(),
+                    &outcomes,
+                )
                 .await
             {
                 Ok(report) => {
@@ -117,20 +124,23 @@ async fn send_batch<S: Send + Sync + 'static>(
                         tracing::warn!(task.id = %id, "outcome ignored: the task was handed to another worker");
                     }
                     shared.held.release(outcomes.iter().map(|o| o.id.as_str()));
-                    let handed = shared.held.adopt(report.deliveries);
+                    for id in &report.cancel {
+                        shared.cancel_running(id, CancelReason::Requested);
+                    }
+                    let handed = shared.held.adopt_runs(report.deliveries);
                     shared.permits.add_permits(room - handed.len());
                     if stop.is_cancelled() || shared.lease_lost.is_cancelled() {
                         shared.permits.add_permits(handed.len());
                         if !shared.lease_lost.is_cancelled() {
-                            hand_backs.extend(handed.into_iter().filter_map(|d| {
+                            hand_backs.extend(handed.into_iter().flatten().filter_map(|d| {
                                 crate::task::TaskId::new(d.id)
                                     .ok()
                                     .map(|id| HandBack { id })
                             }));
                         }
                     } else {
-                        for delivery in handed {
-                            tracker.spawn(run_delivery(Arc::clone(&shared), delivery));
+                        for run in handed {
+                            tracker.spawn(run_delivery(Arc::clone(&shared), run));
                         }
                     }
                     break;

@@ -16,6 +16,7 @@ pub(crate) struct WorkerConfig {
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: usize,
     pub(crate) fetch_batch: usize,
+    pub(crate) resource_run: usize,
     pub(crate) lease: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) cancel_grace: Duration,
@@ -32,6 +33,7 @@ impl Default for WorkerConfig {
             queues: Vec::new(),
             concurrency: 32,
             fetch_batch: 256,
+            resource_run: 16,
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(10),
@@ -147,6 +149,19 @@ impl<S: Send + Sync + 'static> WorkerBuilder<S> {
     /// Fetches at most `n` tasks per round trip (default 256).
     pub fn fetch_batch(mut self, n: usize) -> Self {
         self.config.fetch_batch = n.max(1);
+        self
+    }
+
+    /// When a task's end lets the next task of its exclusive resource run,
+    /// the worker may take that task and up to `n - 1` tasks queued right
+    /// behind it (default 16; 1 takes one at a time). They could not run
+    /// any earlier: the worker runs them one after the other in one slot,
+    /// recording each start together with the previous outcome, without a
+    /// round trip to Redis in between; what it does not run (shutdown, a
+    /// retry) goes back to wait. Only tasks that name that one resource and
+    /// nothing else are taken this way.
+    pub fn resource_run(mut self, n: usize) -> Self {
+        self.config.resource_run = n.max(1);
         self
     }
 

@@ -128,6 +128,7 @@ pub(crate) fn dispose(
             result_ttl_s: env.result_ttl_s,
             resources: env.resources.clone(),
             kind,
+            next_start: None,
         })
     };
     let failed = |kind, msg: String| outcome(OutcomeKind::Failed(TaskFailure::new(kind, msg)));

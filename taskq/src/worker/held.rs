@@ -59,6 +59,36 @@ impl Held {
             .collect()
     }
 
+    /// Takes on runs of deliveries handed over by a finish (see
+    /// [`crate::broker::FinishReport::deliveries`]). A run is cut before
+    /// its first disowned member: the members behind it must not run
+    /// before it, so they are not taken on either (reconciliation hands
+    /// them back like any unknown task).
+    pub(crate) fn adopt_runs(&self, runs: Vec<Vec<Delivery>>) -> Vec<Vec<Delivery>> {
+        let mut sets = self.sets();
+        let mut kept = Vec::with_capacity(runs.len());
+        for run in runs {
+            let mut members = Vec::with_capacity(run.len());
+            for d in run {
+                if sets.disowned.contains(&d.id) {
+                    tracing::warn!(task.id = %d.id, "dropping a late delivery of a task already handed back, and the run behind it");
+                    break;
+                }
+                sets.known.insert(d.id.clone());
+                members.push(d);
+            }
+            if !members.is_empty() {
+                kept.push(members);
+            }
+        }
+        kept
+    }
+
+    /// Whether the session holds task `id` (received, not yet recorded).
+    pub(crate) fn knows(&self, id: &str) -> bool {
+        self.sets().known.contains(id)
+    }
+
     /// Forgets tasks whose outcome or hand-back is recorded (or that the
     /// session gives up on, so that reconciliation hands them back).
     pub(crate) fn release<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
@@ -129,6 +159,16 @@ mod tests {
         assert!(held.adopt(vec![d("b")]).is_empty());
         held.handed_back(&["b".to_owned()]);
         assert_eq!(held.adopt(vec![d("b")]).len(), 1);
+        // A run is cut before a disowned member.
+        held.handed_back(&["b".to_owned()]);
+        held.release(["b"]);
+        let mut suspects = HashSet::new();
+        held.disown_strays(vec!["c".into()], &mut suspects);
+        held.disown_strays(vec!["c".into()], &mut suspects);
+        let runs = held.adopt_runs(vec![vec![d("x"), d("c"), d("y")], vec![d("c")]]);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].len(), 1);
+        assert!(held.knows("x") && !held.knows("y"));
         // A task whose outcome is recorded becomes a stray if it lingers.
         held.release(["a"]);
         let mut suspects = HashSet::new();

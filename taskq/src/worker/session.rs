@@ -43,6 +43,11 @@ pub(crate) struct SessionShared<S> {
     pub(crate) id: WorkerId,
     pub(crate) broker: Arc<dyn Broker>,
     pub(crate) lease_lost: CancellationToken,
+    /// Fires when the session stops fetching (shutdown): runs of tasks
+    /// stop after the task at hand.
+    stopping: CancellationToken,
+    /// Held tasks not started yet whose cancellation was requested.
+    cancel_before_start: Mutex<HashSet<TaskId>>,
     client: Client,
     state: Arc<S>,
     registry: Arc<Registry<S>>,
@@ -65,6 +70,11 @@ impl<S> SessionShared<S> {
         &self.config.queues
     }
 
+    /// The longest run of tasks of one resource a finish may hand over.
+    pub(crate) fn resource_run(&self) -> usize {
+        self.config.resource_run
+    }
+
     pub(crate) fn is_running(&self, id: &TaskId) -> bool {
         self.running().contains_key(id)
     }
@@ -73,6 +83,31 @@ impl<S> SessionShared<S> {
         if let Some(run) = self.running().get(id) {
             run.cancel(reason);
         }
+    }
+
+    /// A cancellation request for `id`: stops it if it runs, or keeps it
+    /// from starting if this session holds it (a task of a run waiting for
+    /// the one before it).
+    fn request_cancel(&self, id: &TaskId) {
+        let running = self.running().get(id).cloned();
+        match running {
+            Some(run) => run.cancel(CancelReason::Requested),
+            None if self.held.knows(id.as_str()) => {
+                self.cancel_before_start
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone());
+            }
+            None => {}
+        }
+    }
+
+    /// Whether a cancellation of `id` was requested before it started.
+    fn canceled_before_start(&self, id: &TaskId) -> bool {
+        self.cancel_before_start
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
     }
 
     fn cancel_all(&self, reason: CancelReason) {
@@ -137,6 +172,8 @@ pub(crate) async fn run_session<S: Send + Sync + 'static>(
         id: uuid::Uuid::now_v7().to_string(),
         broker: Arc::clone(client.broker()),
         lease_lost: CancellationToken::new(),
+        stopping: stop.clone(),
+        cancel_before_start: Mutex::new(HashSet::new()),
         client,
         state,
         registry,
@@ -278,7 +315,7 @@ async fn fetch_loop<S: Send + Sync + 'static>(
                 let deliveries = shared.held.adopt(f.deliveries);
                 shared.permits.add_permits(want - deliveries.len());
                 for delivery in deliveries {
-                    tracker.spawn(run_delivery(Arc::clone(shared), delivery));
+                    tracker.spawn(run_delivery(Arc::clone(shared), vec![delivery]));
                 }
                 if got == 0 {
                     let mut wait = shared.config.poll_interval;
@@ -315,18 +352,69 @@ async fn fetch_loop<S: Send + Sync + 'static>(
     }
 }
 
-/// Runs one delivered task to its end and reports what happened. The
-/// delivery holds one permit of `shared.permits`, returned when it ends.
+/// An outcome held back until the next task of its run starts, so that
+/// the start is recorded with it: the task type's name and the outcome.
+type Pending = (String, Outcome);
+
+/// Runs a run of delivered tasks (usually one; a finish may hand over a
+/// waiter with the tasks queued behind it on its resource, see
+/// [`crate::broker::FinishReport::deliveries`]) one after the other, and
+/// reports what happened. The run holds one permit of `shared.permits`,
+/// returned when it ends. A task starts only after the one before it ended
+/// for good (success, failure or cancellation release its resources); a
+/// retry, a hand-back, shutdown or a lost lease stop the run, and what was
+/// not started is handed back (it waits for its turn again).
 pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
     shared: Arc<SessionShared<S>>,
-    delivery: Delivery,
+    run: Vec<Delivery>,
 ) {
     let _permit = PermitGuard(&shared.permits);
+    let mut rest = run.into_iter();
+    let mut pending = None;
+    while let Some(delivery) = rest.next() {
+        pending = run_one(&shared, delivery, pending.take(), rest.len() > 0).await;
+        let go_on = !shared.stopping.is_cancelled() && !shared.lease_lost.is_cancelled();
+        if pending.is_none() || !go_on {
+            break;
+        }
+    }
+    flush(&shared, pending);
+    let back: Vec<HandBack> = rest
+        .filter_map(|d| TaskId::new(d.id).ok())
+        .map(|id| HandBack { id })
+        .collect();
+    if !back.is_empty() && !shared.lease_lost.is_cancelled() {
+        tracing::debug!(tasks = back.len(), "handing back the rest of a run");
+        for h in back {
+            let _ = shared.acks.send(Ack::HandBack(h));
+        }
+    }
+}
+
+/// Records an outcome that was held back for the next start.
+fn flush<S>(shared: &SessionShared<S>, pending: Option<Pending>) {
+    if let Some((name, outcome)) = pending {
+        shared.record(&name, outcome);
+    }
+}
+
+/// Runs one delivered task to its end. `before` is the held-back outcome
+/// of the task before it in its run: recorded with this task's start, or
+/// first if it does not start. With `more` (tasks of the run follow), an
+/// outcome that releases the task's resources is returned instead of
+/// recorded, for the next task's start.
+async fn run_one<S: Send + Sync + 'static>(
+    shared: &Arc<SessionShared<S>>,
+    delivery: Delivery,
+    mut before: Option<Pending>,
+    more: bool,
+) -> Option<Pending> {
     let (id, env) = match decode_frame(&delivery.frame) {
         Ok(decoded) => decoded,
         Err(e) => {
-            dead_letter(&shared, &delivery.id, &format!("undecodable message: {e}")).await;
-            return;
+            flush(shared, before);
+            dead_letter(shared, &delivery.id, &format!("undecodable message: {e}")).await;
+            return None;
         }
     };
     let record = |kind: OutcomeKind| Outcome {
@@ -338,16 +426,25 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
         result_ttl_s: env.result_ttl_s,
         resources: env.resources.clone(),
         kind,
+        next_start: None,
     };
-    if env.expires_at_ms.is_some_and(|e| e <= now_ms()) {
-        let f = TaskFailure::new(FailureKind::Expired, "expired before it started");
+    let canceled = shared.canceled_before_start(&id);
+    let expired = env.expires_at_ms.is_some_and(|e| e <= now_ms());
+    if canceled || expired {
+        flush(shared, before);
+        let f = if canceled {
+            TaskFailure::new(FailureKind::Canceled, "canceled before it started")
+        } else {
+            TaskFailure::new(FailureKind::Expired, "expired before it started")
+        };
         if env.group.is_some() {
             crate::canvas::on_failure(&shared.client, &env, &f.message).await;
         }
         shared.record(&env.name, record(OutcomeKind::Canceled(f)));
-        return;
+        return None;
     }
     let Some(handler) = shared.registry.get(&env.name).cloned() else {
+        flush(shared, before);
         let f = TaskFailure::new(
             FailureKind::Unregistered,
             format!(
@@ -360,14 +457,18 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
             crate::canvas::on_failure(&shared.client, &env, &f.message).await;
         }
         shared.record(&env.name, record(OutcomeKind::Failed(f)));
-        return;
+        return None;
     };
     // Rate-limited task types count their start in Redis first; tasks
     // without a limit pay nothing here.
     let mut rate_started_ms = None;
     if let Some(limit) = env.rate_limit {
         let now = now_ms();
-        match shared.broker.acquire_rate(&env.name, &limit, now).await {
+        let decision = shared.broker.acquire_rate(&env.name, &limit, now).await;
+        if !matches!(decision, Ok(RateDecision::Allowed)) {
+            flush(shared, before.take());
+        }
+        match decision {
             Ok(RateDecision::Allowed) => rate_started_ms = Some(now),
             Ok(RateDecision::Delay { until_ms }) => {
                 tracing::debug!(task.id = %id, task.name = %env.name, %limit, until_ms, "rate limit reached; deferred");
@@ -378,7 +479,7 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
                         frame: delivery.frame,
                     }),
                 );
-                return;
+                return None;
             }
             Err(e) => {
                 tracing::warn!(task.id = %id, error = %e, "cannot check the rate limit; deferring for a second");
@@ -389,7 +490,7 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
                         frame: delivery.frame,
                     }),
                 );
-                return;
+                return None;
             }
         }
     }
@@ -404,8 +505,9 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
     let fut = match handler.call(ctx, &env.args) {
         Ok(fut) => fut,
         Err(e) => {
-            dead_letter(&shared, id.as_str(), &format!("undecodable arguments: {e}")).await;
-            return;
+            flush(shared, before);
+            dead_letter(shared, id.as_str(), &format!("undecodable arguments: {e}")).await;
+            return None;
         }
     };
     shared.running().insert(id.clone(), Arc::clone(&run));
@@ -420,11 +522,21 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
         &env.name,
         Duration::from_millis(started_ms.saturating_sub(due_ms)),
     );
-    let _ = shared.starts.send(Started {
+    let started = Started {
         id: id.clone(),
         attempt: env.attempt,
         started_ms,
-    });
+    };
+    match before {
+        // Recorded in one step with the outcome of the task before it.
+        Some((name, mut outcome)) => {
+            outcome.next_start = Some(started);
+            shared.record(&name, outcome);
+        }
+        None => {
+            let _ = shared.starts.send(started);
+        }
+    }
     let limits = Limits {
         soft: env.soft_time_limit_ms.map(Duration::from_millis),
         hard: env.time_limit_ms.map(Duration::from_millis),
@@ -446,7 +558,7 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
         // here, it is handed back by the next reconciliations.
         span.in_scope(|| tracing::error!(error = %e, "could not send follow-up tasks"));
         shared.held.release([id.as_str()]);
-        return;
+        return None;
     }
     match dispose(&id, &env, started_ms, exec, &run) {
         Disposition::Record(outcome) => {
@@ -458,6 +570,13 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
                     .instrument(span.clone())
                     .await;
             }
+            let releases = matches!(
+                outcome.kind,
+                OutcomeKind::Succeeded(_) | OutcomeKind::Failed(_) | OutcomeKind::Canceled(_)
+            );
+            if more && releases {
+                return Some((env.name.clone(), outcome));
+            }
             shared.record(&env.name, outcome);
         }
         Disposition::HandBack => {
@@ -468,6 +587,7 @@ pub(crate) async fn run_delivery<S: Send + Sync + 'static>(
             span.in_scope(|| tracing::warn!("abandoned after losing the lease"))
         }
     }
+    None
 }
 
 fn log_outcome(outcome: &Outcome, started_ms: u64) {
@@ -633,7 +753,7 @@ async fn control_loop<S>(shared: Arc<SessionShared<S>>, stop: CancellationToken)
                 }
             } => match ev {
                 Ok(ControlEvent::Cancel(id)) => {
-                    shared.cancel_running(&id, CancelReason::Requested);
+                    shared.request_cancel(&id);
                     false
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,

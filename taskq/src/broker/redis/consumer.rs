@@ -114,6 +114,7 @@ impl RedisBroker {
         worker: &WorkerId,
         queues: &[String],
         room: usize,
+        run: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
         let k = self.keys();
@@ -130,7 +131,8 @@ impl RedisBroker {
                 .arg(k.done_channel_prefix())
                 .arg(worker)
                 .arg(room)
-                .arg(queues.len());
+                .arg(queues.len())
+                .arg(run);
             for q in queues {
                 for p in Priority::ALL {
                     inv.key(k.queue(q, p));
@@ -139,7 +141,13 @@ impl RedisBroker {
                 inv.arg(q);
             }
             for o in batch {
-                inv.key(k.task(o.id.as_str())).key(k.delayed(&o.queue));
+                let next_key = match &o.next_start {
+                    Some(n) => k.task(n.id.as_str()),
+                    None => k.task(o.id.as_str()),
+                };
+                inv.key(k.task(o.id.as_str()))
+                    .key(k.delayed(&o.queue))
+                    .key(next_key);
                 inv.arg(o.id.as_str());
                 match &o.kind {
                     OutcomeKind::Succeeded(bytes) => {
@@ -194,11 +202,23 @@ impl RedisBroker {
                     }
                 }
                 inv.arg(o.attempt).arg(o.started_ms);
+                match &o.next_start {
+                    Some(n) => inv.arg(n.id.as_str()).arg(n.started_ms).arg(n.attempt),
+                    None => inv.arg("").arg(0).arg(0),
+                };
             }
-            let (fenced, promoted, handed): (Vec<usize>, Vec<String>, Vec<Vec<u8>>) =
+            type Reply = (Vec<usize>, Vec<String>, Vec<Vec<Vec<u8>>>, Vec<String>);
+            let (fenced, promoted, handed, cancel): Reply =
                 inv.invoke_async(&mut self.conn()).await?;
             room = room.saturating_sub(handed.len());
-            report.deliveries.extend(handed.into_iter().map(delivery));
+            report.deliveries.extend(
+                handed
+                    .into_iter()
+                    .map(|run| run.into_iter().map(delivery).collect()),
+            );
+            report
+                .cancel
+                .extend(cancel.into_iter().filter_map(|id| TaskId::new(id).ok()));
             report.fenced.extend(
                 fenced
                     .into_iter()

@@ -78,15 +78,18 @@ impl Keys {
         format!("{}:dead", self.prefix)
     }
 
-    /// ZSET: reservation entries `<resource>\0<seq>` of every resource,
-    /// score 0, ordered by member (so per resource by dispatch sequence).
-    pub(crate) fn res_all(&self) -> String {
-        format!("{}:res:all", self.prefix)
+    /// Key prefix: `<prefix><resource>` is a ZSET of the resource's
+    /// reservation entries, member `<x|s><task id>`, score the dispatch
+    /// sequence (so ordered FIFO). Scripts append the resource name; the
+    /// result keeps the hash tag.
+    pub(crate) fn res_queue_prefix(&self) -> String {
+        format!("{}:res:q:", self.prefix)
     }
 
-    /// ZSET: the exclusive entries of `res_all` only.
-    pub(crate) fn res_exclusive(&self) -> String {
-        format!("{}:res:excl", self.prefix)
+    /// Key prefix: `<prefix><resource>` is a ZSET of the resource's
+    /// exclusive entries only, member task id, score the dispatch sequence.
+    pub(crate) fn res_exclusive_prefix(&self) -> String {
+        format!("{}:res:x:", self.prefix)
     }
 
     /// STRING: the reservation dispatch sequence counter.
@@ -211,8 +214,8 @@ mod tests {
             k.canceled(),
             k.kills(),
             k.dead(),
-            k.res_all(),
-            k.res_exclusive(),
+            k.res_queue_prefix(),
+            k.res_exclusive_prefix(),
             k.res_seq(),
             k.res_tasks(),
             k.res_waiting(),

@@ -209,8 +209,8 @@ impl RedisBroker {
     fn res_keys(&self) -> [String; 6] {
         let k = &self.inner.keys;
         [
-            k.res_all(),
-            k.res_exclusive(),
+            k.res_queue_prefix(),
+            k.res_exclusive_prefix(),
             k.res_seq(),
             k.res_tasks(),
             k.res_waiting(),
@@ -298,9 +298,10 @@ impl Broker for RedisBroker {
         worker: &WorkerId,
         queues: &[String],
         room: usize,
+        run: usize,
         outcomes: &[Outcome],
     ) -> Result<FinishReport> {
-        self.finish_tasks(worker, queues, room, outcomes).await
+        self.finish_tasks(worker, queues, room, run, outcomes).await
     }
 
     async fn dead_letter(&self, worker: &WorkerId, id: &str, reason: &str) -> Result<()> {

@@ -1,5 +1,8 @@
 -- Processes the in-flight tasks of a dead worker ('reap') or of a worker
--- handing its tasks back at shutdown ('handback').
+-- handing its tasks back at shutdown ('handback'). A task handed over
+-- after waiting for its resources that never started goes back in line;
+-- if it must still wait for another task (it came in a run behind it), to
+-- the waiting set instead of its queue.
 -- KEYS[1..6] reservation keys, KEYS[7] workers zset, KEYS[8] the worker's in-flight hash,
 -- KEYS[9] kill counts, KEYS[10] dead-letter list, KEYS[11] the worker's registry hash,
 -- then per task 3 keys: task record, ready list, wake list
@@ -37,6 +40,12 @@ for i = 0, (#KEYS - 11) / 3 - 1 do
   if frame then
     if redis.call('HGET', task, 'cancel') == '1' then
       action = 'cancel'
+    elseif action ~= 'dead' and redis.call('HGET', task, 'state') == 'waiting' then
+      -- Handed over after waiting for its resources (alone, or in a run
+      -- behind another task) and never recorded as started: back in line,
+      -- whatever its policy; to the waiting set if a task before it still
+      -- holds one of its resources.
+      action = res_waits(id) and 'wait' or 'requeue'
     elseif action == 'requeue' and mode == 'reap' then
       local kills = redis.call('HINCRBY', KEYS[9], id, 1)
       if kills > tonumber(ARGV[3]) then
@@ -52,6 +61,9 @@ for i = 0, (#KEYS - 11) / 3 - 1 do
       if redis.call('HGET', task, 'state') == 'started' then
         redis.call('HSET', task, 'state', 'pending')
       end
+      requeued = requeued + 1
+    elseif action == 'wait' then
+      redis.call('HSET', RES_WAITING, id, frame)
       requeued = requeued + 1
     elseif action == 'cancel' then
       finalize(task, id, 'canceled', 'canceled while running; its worker stopped', 'canceled')

@@ -1,56 +1,69 @@
 -- Resource reservations: a library prepended to the scripts that need it.
 --
--- Every task that names resources gets a dispatch sequence number and one
--- entry per resource in RES_ALL (and, for exclusive ones, in RES_EXCL).
--- Entries are members `<resource>\0<seq as 16 hex digits><x|s><task id>` of
--- sorted sets with score 0, so ZRANGEBYLEX over `[<resource>\0` .. `(<resource>\1`
--- walks one resource's entries in dispatch order (FIFO).
+-- Every task that names resources gets a dispatch sequence number `seq`
+-- and one entry per resource in that resource's queue: the sorted set
+-- RES_Q .. <resource>, member `<x|s><task id>`, score seq, so that the set
+-- lists the resource's tasks in dispatch order (FIFO). Exclusive entries are
+-- also in RES_X .. <resource> (member task id, score seq), so that the first
+-- exclusive entry of a resource is one lookup away.
 --
 -- A task is ready when, for each of its resources, no conflicting entry
 -- stands before its own: for an exclusive entry it must be the first entry;
 -- for a shared one, no exclusive entry may come before it. All entries of a
 -- task are added in one atomic step, so any two tasks are ordered the same
--- way in every list they share and no waiting cycle (deadlock) can form.
+-- way in every queue they share and no waiting cycle (deadlock) can form.
+--
+-- The per-resource keys are built here from two declared prefixes; they
+-- carry the namespace's hash tag like every key, so they live in the same
+-- Redis Cluster slot as the declared ones. Per-resource sets stay small
+-- (Redis keeps sets of up to 128 entries as compact listpacks) and vanish
+-- when their last entry goes.
 --
 -- These keys are fixed and come first in KEYS of every script that includes
 -- this file:
-local RES_ALL = KEYS[1]      -- ZSET of every entry
-local RES_EXCL = KEYS[2]     -- ZSET of exclusive entries
+local RES_Q = KEYS[1]        -- key prefix: ZSET per resource, its entries
+local RES_X = KEYS[2]        -- key prefix: ZSET per resource, its exclusive entries
 local RES_SEQ = KEYS[3]      -- STRING dispatch counter
 local RES_TASKS = KEYS[4]    -- HASH task id -> meta (seq, queue, prio, eta, resources)
 local RES_WAITING = KEYS[5]  -- HASH task id -> frame, for tasks not ready yet
 local RES_READY = KEYS[6]    -- ZSET task id -> seq, became ready, not yet queued
 
+-- Meta is `seq\nqueue\nprio\neta\n` then one `x:<resource>` or
+-- `s:<resource>` line per resource; split with plain finds (no patterns:
+-- this runs twice per release).
 local function res_parse_meta(meta)
-  local lines = {}
-  for line in string.gmatch(meta, '[^\n]+') do
-    lines[#lines + 1] = line
-  end
-  local m = { seq = lines[1], queue = lines[2], prio = lines[3], eta = lines[4], res = {} }
-  for i = 5, #lines do
-    m.res[#m.res + 1] = { mode = string.sub(lines[i], 1, 1), name = string.sub(lines[i], 3) }
+  local p1 = string.find(meta, '\n', 1, true)
+  local p2 = string.find(meta, '\n', p1 + 1, true)
+  local p3 = string.find(meta, '\n', p2 + 1, true)
+  local p4 = string.find(meta, '\n', p3 + 1, true)
+  local m = {
+    seq = string.sub(meta, 1, p1 - 1),
+    queue = string.sub(meta, p1 + 1, p2 - 1),
+    prio = string.sub(meta, p2 + 1, p3 - 1),
+    eta = string.sub(meta, p3 + 1, p4 - 1),
+    res = {},
+  }
+  local pos = p4 + 1
+  local len = #meta
+  while pos <= len do
+    local nl = string.find(meta, '\n', pos, true) or (len + 1)
+    if nl > pos + 1 then
+      m.res[#m.res + 1] = { mode = string.sub(meta, pos, pos), name = string.sub(meta, pos + 2, nl - 1) }
+    end
+    pos = nl + 1
   end
   return m
 end
 
-local function res_member(name, seq, mode, id)
-  return name .. '\0' .. seq .. mode .. id
+-- The first entry (`<x|s><task id>`) of resource `name`, or nil.
+local function res_head(name)
+  return redis.call('ZRANGE', RES_Q .. name, 0, 0)[1]
 end
 
-local function res_parse_member(member)
-  local p = string.find(member, '\0', 1, true)
-  return {
-    name = string.sub(member, 1, p - 1),
-    seq = string.sub(member, p + 1, p + 16),
-    mode = string.sub(member, p + 17, p + 17),
-    id = string.sub(member, p + 18),
-  }
-end
-
--- The first entry of `name` in `zset`, or nil.
-local function res_head(zset, name)
-  local r = redis.call('ZRANGEBYLEX', zset, '[' .. name .. '\0', '(' .. name .. '\1', 'LIMIT', 0, 1)
-  return r[1]
+-- The seq (a decimal string) of the first exclusive entry of resource
+-- `name`, or nil.
+local function res_first_exclusive(name)
+  return redis.call('ZRANGE', RES_X .. name, 0, 0, 'WITHSCORES')[2]
 end
 
 -- Whether task `id` (meta `m`) may run: no conflicting entry before its
@@ -59,14 +72,13 @@ end
 local function res_is_ready(id, m, clear)
   for _, r in ipairs(m.res) do
     if r.name ~= clear then
-      local mine = res_member(r.name, m.seq, r.mode, id)
       if r.mode == 'x' then
-        if res_head(RES_ALL, r.name) ~= mine then
+        if res_head(r.name) ~= 'x' .. id then
           return false
         end
       else
-        local ex = res_head(RES_EXCL, r.name)
-        if ex and ex < mine then
+        local ex = res_first_exclusive(r.name)
+        if ex and tonumber(ex) < tonumber(m.seq) then
           return false
         end
       end
@@ -75,17 +87,24 @@ local function res_is_ready(id, m, clear)
   return true
 end
 
--- Appends task `id` to the lists of its resources; returns whether it is ready.
+-- Whether task `id` holds reservations and must wait for others before
+-- it may run (a task handed over behind another, taken back unrun).
+local function res_waits(id)
+  local meta = redis.call('HGET', RES_TASKS, id)
+  return meta and not res_is_ready(id, res_parse_meta(meta))
+end
+
+-- Appends task `id` to the queues of its resources; returns whether it is ready.
 local function res_reserve(id, queue, prio, eta, resources)
-  local seq = string.format('%016x', redis.call('INCR', RES_SEQ))
+  -- Kept as a decimal string: Lua would print large numbers in exponent form.
+  local seq = string.format('%d', redis.call('INCR', RES_SEQ))
   local meta = seq .. '\n' .. queue .. '\n' .. prio .. '\n' .. eta .. '\n' .. resources
   redis.call('HSET', RES_TASKS, id, meta)
   local m = res_parse_meta(meta)
   for _, r in ipairs(m.res) do
-    local mine = res_member(r.name, seq, r.mode, id)
-    redis.call('ZADD', RES_ALL, 0, mine)
+    redis.call('ZADD', RES_Q .. r.name, seq, r.mode .. id)
     if r.mode == 'x' then
-      redis.call('ZADD', RES_EXCL, 0, mine)
+      redis.call('ZADD', RES_X .. r.name, seq, id)
     end
   end
   return res_is_ready(id, m)
@@ -112,10 +131,9 @@ local function res_release(id, push, running)
   end
   local m = res_parse_meta(meta)
   for _, r in ipairs(m.res) do
-    local mine = res_member(r.name, m.seq, r.mode, id)
-    redis.call('ZREM', RES_ALL, mine)
+    redis.call('ZREM', RES_Q .. r.name, r.mode .. id)
     if r.mode == 'x' then
-      redis.call('ZREM', RES_EXCL, mine)
+      redis.call('ZREM', RES_X .. r.name, id)
     end
   end
   redis.call('HDEL', RES_TASKS, id)
@@ -130,17 +148,16 @@ local function res_release(id, push, running)
   local seen = {}
   local ready = {}
   for _, r in ipairs(m.res) do
-    local head = res_head(RES_ALL, r.name)
+    local head = res_head(r.name)
     if head then
-      local h = res_parse_member(head)
       local cands = {}
-      if h.mode == 'x' then
-        cands[1] = h.id
+      if string.sub(head, 1, 1) == 'x' then
+        cands[1] = string.sub(head, 2)
       elseif r.mode == 'x' then
-        local ex = res_head(RES_EXCL, r.name)
-        local upto = ex and ('(' .. ex) or ('(' .. r.name .. '\1')
-        for _, mem in ipairs(redis.call('ZRANGEBYLEX', RES_ALL, '[' .. r.name .. '\0', upto)) do
-          cands[#cands + 1] = res_parse_member(mem).id
+        local ex = res_first_exclusive(r.name)
+        local upto = ex and ('(' .. ex) or '+inf'
+        for _, mem in ipairs(redis.call('ZRANGEBYSCORE', RES_Q .. r.name, '-inf', upto)) do
+          cands[#cands + 1] = string.sub(mem, 2)
         end
       end
       -- Every candidate is clear on r.name: the head, or a shared entry
@@ -152,7 +169,7 @@ local function res_release(id, push, running)
           if frame and not (res_ready_maybe and redis.call('ZSCORE', RES_READY, c)) then
             local cm = res_parse_meta(redis.call('HGET', RES_TASKS, c))
             if res_is_ready(c, cm, r.name) and not (push and push(c, cm, frame)) then
-              redis.call('ZADD', RES_READY, tonumber(cm.seq, 16), c)
+              redis.call('ZADD', RES_READY, cm.seq, c)
               res_ready_maybe = true
               ready[#ready + 1] = c
               ready[#ready + 1] = cm.queue
